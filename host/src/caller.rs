@@ -1,0 +1,34 @@
+//! The verified caller of a request.
+//!
+//! A small type of its own (not inside `auth`) because the runtime and the
+//! Kubernetes capability need it while the authorization-server facade needs
+//! the runtime; keeping it here keeps the layering one-directional.
+
+use serde::Serialize;
+
+/// Who is calling, as established by the transport: a validated token over
+/// HTTP with OIDC, or the local operator for stdio and no-auth HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub subject: String,
+    pub issuer: String,
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    /// The identity used when no authentication is configured: the process's
+    /// own kubeconfig or service account acts, and components are told so.
+    pub fn local() -> Self {
+        Caller {
+            subject: "local".to_string(),
+            issuer: "local".to_string(),
+            username: None,
+            groups: Vec::new(),
+            client_id: None,
+            scopes: Vec::new(),
+        }
+    }
+}

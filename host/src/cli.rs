@@ -1,0 +1,72 @@
+//! `cnpg-mcp components ...`: list and inspect components without serving.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::config::ComponentArgs;
+use crate::runtime::{LoadedComponent, sources};
+use crate::server;
+
+fn describe(component: &LoadedComponent) -> Value {
+    let tools: Vec<Value> = component
+        .tools
+        .iter()
+        .map(|t| {
+            let d = &t.descriptor;
+            json!({
+                "name": d.name,
+                "title": d.title,
+                "description": d.description,
+                "inputSchema": t.input_schema,
+                "outputSchema": t.output_schema,
+                "annotations": {
+                    "readOnlyHint": d.annotations.read_only,
+                    "destructiveHint": d.annotations.destructive,
+                    "idempotentHint": d.annotations.idempotent,
+                    "openWorldHint": d.annotations.open_world,
+                },
+            })
+        })
+        .collect();
+    json!({
+        "name": &*component.name,
+        "origin": component.origin.to_string(),
+        "world": format!("{}@{}", crate::runtime::bindings::WIT_PACKAGE, crate::runtime::bindings::WIT_VERSION),
+        "imports": component.imports,
+        "exports": component.exports,
+        "limits": {
+            "memory_mib": component.limits.memory_bytes >> 20,
+            "timeout_ms": component.limits.timeout.as_millis() as u64,
+            "cpu_ms": component.limits.cpu.as_millis() as u64,
+        },
+        "grant": component.grant,
+        "tools": tools,
+        "prompts": component.prompts.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+        "resources": component.resources.iter().map(|r| r.uri.clone()).collect::<Vec<_>>(),
+        "resource_templates": component.templates.iter().map(|t| t.uri_template.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// `components list`: tools per component, one block per component.
+pub async fn list(args: &ComponentArgs) -> anyhow::Result<String> {
+    let runtime = server::runtime(args)?;
+    server::load_components(&runtime, args).await?;
+    let mut out = String::new();
+    for component in runtime.registry().components() {
+        out.push_str(&format!("{} ({})\n", component.name, component.origin));
+        for tool in &component.tools {
+            out.push_str(&format!("  {}\n", tool.descriptor.name));
+        }
+    }
+    Ok(out)
+}
+
+/// `components inspect FILE.wasm`: world, imports, tools with schemas,
+/// limits and the grant, as JSON.
+pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String> {
+    let runtime = server::runtime(args)?;
+    let source = sources::from_file(file)?;
+    let component = runtime.load_component(source).await?;
+    Ok(serde_json::to_string_pretty(&describe(&component))?)
+}

@@ -1,0 +1,328 @@
+//! The HTTP front end: routing, health, Host/Origin policy, body limit,
+//! per-request timeout, graceful shutdown. `/mcp` is handed to rmcp's
+//! Streamable HTTP service once the request passed our checks.
+
+mod policy;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::caller::Caller;
+use crate::mcp::{McpHandler, McpShared};
+pub use policy::OriginPolicy;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// Settings of the HTTP front end.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub policy: OriginPolicy,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// Whether the server can take traffic, and why not.
+#[derive(Default)]
+pub struct Readiness {
+    ready: AtomicBool,
+    reason: std::sync::Mutex<String>,
+}
+
+impl Readiness {
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn set_not_ready(&self, reason: impl Into<String>) {
+        if let Ok(mut slot) = self.reason.lock() {
+            *slot = reason.into();
+        }
+        self.ready.store(false, Ordering::Release);
+    }
+
+    fn state(&self) -> (bool, String) {
+        let reason = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+        (self.ready.load(Ordering::Acquire), reason)
+    }
+}
+
+struct FrontEnd {
+    settings: HttpSettings,
+    readiness: Arc<Readiness>,
+    mcp: StreamableHttpService<McpHandler, LocalSessionManager>,
+}
+
+fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn json(status: StatusCode, value: serde_json::Value) -> Response<Body> {
+    full(status, "application/json", value.to_string())
+}
+
+fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response<Body> {
+    json(
+        status,
+        serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}}),
+    )
+}
+
+impl FrontEnd {
+    async fn route(&self, request: Request<Incoming>) -> Response<Body> {
+        let path = request.uri().path();
+        match (request.method(), path) {
+            (&Method::GET, "/health") => json(
+                StatusCode::OK,
+                serde_json::json!({"status": "healthy", "service": "cnpg-mcp-server"}),
+            ),
+            (&Method::GET, "/healthz") => json(StatusCode::OK, serde_json::json!({"status": "alive"})),
+            (&Method::GET, "/readyz") => {
+                let (ready, reason) = self.readiness.state();
+                if ready {
+                    json(StatusCode::OK, serde_json::json!({"status": "ready"}))
+                } else {
+                    json(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        serde_json::json!({"status": "not ready", "reason": reason}),
+                    )
+                }
+            }
+            (_, "/mcp") => self.mcp(request).await,
+            _ => json(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": "not found", "path": path}),
+            ),
+        }
+    }
+
+    fn cors(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
+        let Some(origin) = origin else { return };
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate"),
+        );
+    }
+
+    async fn mcp(&self, request: Request<Incoming>) -> Response<Body> {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        if !self.settings.policy.host_allowed(host.as_deref()) {
+            return jsonrpc_error(
+                StatusCode::FORBIDDEN,
+                -32600,
+                format!("Host `{}` is not allowed", host.unwrap_or_default()),
+            );
+        }
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        if !self
+            .settings
+            .policy
+            .origin_allowed(origin.as_ref().and_then(|o| o.to_str().ok()))
+        {
+            return jsonrpc_error(StatusCode::FORBIDDEN, -32600, "Origin is not allowed".into());
+        }
+        if request.method() == Method::OPTIONS {
+            let mut response = full(StatusCode::NO_CONTENT, "text/plain", Bytes::new());
+            self.cors(origin.as_ref(), &mut response);
+            let headers = response.headers_mut();
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+            );
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(
+                    "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID",
+                ),
+            );
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            return response;
+        }
+        let mut response = match tokio::time::timeout(self.settings.request_timeout, self.forward(request)).await {
+            Ok(response) => response,
+            Err(_) => jsonrpc_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                -32603,
+                format!("no response within {:?}", self.settings.request_timeout),
+            ),
+        };
+        self.cors(origin.as_ref(), &mut response);
+        response
+    }
+
+    /// Buffers a POST body under the size cap, answers malformed JSON with a
+    /// JSON-RPC parse error, and hands the request to rmcp.
+    async fn forward(&self, request: Request<Incoming>) -> Response<Body> {
+        let (mut parts, body) = request.into_parts();
+        parts.extensions.insert(Caller::local());
+        if parts.method != Method::POST {
+            return self.mcp.handle(Request::from_parts(parts, body)).await;
+        }
+        let too_large = || {
+            jsonrpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                -32600,
+                format!("request body exceeds {} bytes", self.settings.max_body_bytes),
+            )
+        };
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.settings.max_body_bytes) {
+            return too_large();
+        }
+        let bytes = match Limited::new(body, self.settings.max_body_bytes).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(),
+            Err(error) => {
+                return jsonrpc_error(
+                    StatusCode::BAD_REQUEST,
+                    -32700,
+                    format!("cannot read the request body: {error}"),
+                );
+            }
+        };
+        if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            return jsonrpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {error}"));
+        }
+        self.mcp.handle(Request::from_parts(parts, Full::new(bytes))).await
+    }
+}
+
+/// A running HTTP server.
+pub struct HttpServer {
+    pub local_addr: SocketAddr,
+    listener: TcpListener,
+    front: Arc<FrontEnd>,
+    shutdown_grace: Duration,
+    runtime: Arc<crate::runtime::Runtime>,
+    /// Ends rmcp's sessions and streams; cancelled only after in-flight
+    /// calls have drained.
+    sessions: CancellationToken,
+}
+
+impl HttpServer {
+    pub async fn bind(
+        addr: SocketAddr,
+        shared: Arc<McpShared>,
+        settings: HttpSettings,
+        readiness: Arc<Readiness>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let sessions = CancellationToken::new();
+        let runtime = shared.runtime().clone();
+        let local_addr = listener.local_addr()?;
+        let config = StreamableHttpServerConfig::default()
+            .with_legacy_session_mode(true)
+            .with_json_response(true)
+            .with_sse_keep_alive(Some(Duration::from_secs(15)))
+            .with_max_request_body_bytes(settings.max_body_bytes)
+            .with_cancellation_token(sessions.clone())
+            // Host and Origin are checked here, before rmcp sees the request.
+            .disable_allowed_hosts()
+            .disable_allowed_origins();
+        let factory_shared = shared.clone();
+        let mcp = StreamableHttpService::new(
+            move || Ok(factory_shared.handler()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        let shutdown_grace = settings.shutdown_grace;
+        Ok(HttpServer {
+            local_addr,
+            listener,
+            front: Arc::new(FrontEnd {
+                settings,
+                readiness,
+                mcp,
+            }),
+            shutdown_grace,
+            runtime,
+            sessions,
+        })
+    }
+
+    /// Serves until `stop` fires, then drains connections for up to the
+    /// grace period.
+    pub async fn run(self, stop: CancellationToken) {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = stop.cancelled() => break,
+            };
+            // Small JSON and SSE frames must not wait for Nagle.
+            let _ = stream.set_nodelay(true);
+            let front = self.front.clone();
+            let service = service_fn(move |request: Request<Incoming>| {
+                let front = front.clone();
+                async move { Ok::<_, Infallible>(front.route(request).await) }
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let watched = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = watched.await {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+            });
+        }
+        // No new connections from here. Calls already running finish (up to
+        // the grace period); then sessions and their streams are closed and
+        // the connections drained.
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        tracing::info!(
+            in_flight_calls = self.runtime.in_flight_calls(),
+            "shutting down: draining in-flight calls"
+        );
+        while self.runtime.in_flight_calls() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.sessions.cancel();
+        let remaining = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_secs(1));
+        if tokio::time::timeout(remaining, graceful.shutdown()).await.is_err() {
+            tracing::warn!(grace = ?self.shutdown_grace, "connections still open after the grace period; closing");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! cnpg-mcp: an MCP server for CloudNativePG whose tools are sandboxed
+//! WebAssembly components. See ARCHITECTURE.md at the repository root for
+//! the map of modules and the rules between them.
+
+pub mod caller;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod mcp;
+pub mod runtime;
+pub mod server;
+pub mod telemetry;
+
+/// Folder with the guest components this build compiled (built-ins,
+/// conformance fixture, test components); used by tests and benchmarks.
+pub const GUEST_DIR: &str = env!("CNPG_MCP_GUEST_DIR");

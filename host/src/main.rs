@@ -1,0 +1,83 @@
+//! The `cnpg-mcp` command: argument parsing and dispatch only.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cnpg_mcp::config::{ComponentArgs, LogFormat, ServeArgs};
+use cnpg_mcp::{cli, server, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "cnpg-mcp",
+    version,
+    about = "MCP server for CloudNativePG with WebAssembly tool components"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value = "auto")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP over Streamable HTTP (default) or stdio.
+    Serve(ServeArgs),
+    /// Work with tool components.
+    Components {
+        #[command(subcommand)]
+        command: ComponentsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ComponentsCommand {
+    /// List the tools of every component that `serve` would load.
+    List(ComponentArgs),
+    /// Show one component's world, imports, tools with schemas, and grant.
+    Inspect {
+        file: PathBuf,
+        #[command(flatten)]
+        components: ComponentArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cnpg-mcp: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => server::serve(args).await,
+            Command::Components {
+                command: ComponentsCommand::List(args),
+            } => {
+                let text = cli::list(&args).await?;
+                print!("{text}");
+                Ok(())
+            }
+            Command::Components {
+                command: ComponentsCommand::Inspect { file, components },
+            } => {
+                let text = cli::inspect(&components, &file).await?;
+                println!("{text}");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("cnpg-mcp: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

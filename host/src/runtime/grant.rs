@@ -1,0 +1,146 @@
+//! The operator-written grant of a component: what it may do and with which
+//! limits. A component can only *request* permissions; this file, written by
+//! the operator and placed beside the `.wasm` (`NAME.grant.toml`), decides.
+//! Built-in components carry embedded default grants.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Defaults that apply when a grant does not say otherwise.
+pub const DEFAULT_MEMORY_MIB: u64 = 64;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CPU: Duration = Duration::from_secs(10);
+
+/// A parsed grant file. Unknown keys are an error: a misspelt limit must
+/// not silently fall back to a default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentGrant {
+    #[serde(default)]
+    pub limits: LimitsGrant,
+    /// Values the component reads through the `config` import.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Kubernetes access rules; nothing is allowed unless a rule allows it.
+    #[serde(default)]
+    pub kubernetes: Vec<KubernetesRule>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsGrant {
+    /// Linear memory cap in MiB (default 64).
+    pub memory_mib: Option<u64>,
+    /// Wall-clock limit per call, in milliseconds (default 30000).
+    pub timeout_ms: Option<u64>,
+    /// CPU time the guest may spend executing per call, in milliseconds
+    /// (default 10000), measured in epoch ticks.
+    pub cpu_ms: Option<u64>,
+}
+
+/// One allow rule: verbs x API groups x resources x namespaces x names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesRule {
+    pub verbs: Vec<String>,
+    #[serde(default)]
+    pub api_groups: Vec<String>,
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// Effective limits of one component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    pub memory_bytes: u64,
+    pub timeout: Duration,
+    pub cpu: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    #[error("invalid grant file: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid grant: {0}")]
+    Invalid(String),
+}
+
+impl ComponentGrant {
+    pub fn parse(text: &str) -> Result<Self, GrantError> {
+        let grant: ComponentGrant = toml::from_str(text)?;
+        grant.check()?;
+        Ok(grant)
+    }
+
+    fn check(&self) -> Result<(), GrantError> {
+        let limits = &self.limits;
+        if limits.memory_mib == Some(0) {
+            return Err(GrantError::Invalid("limits.memory_mib must be at least 1".into()));
+        }
+        if limits.timeout_ms == Some(0) || limits.cpu_ms == Some(0) {
+            return Err(GrantError::Invalid(
+                "limits.timeout_ms and limits.cpu_ms must be positive".into(),
+            ));
+        }
+        for rule in &self.kubernetes {
+            if rule.verbs.is_empty() || rule.resources.is_empty() {
+                return Err(GrantError::Invalid(
+                    "every [[kubernetes]] rule needs at least one verb and one resource".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The limits this grant sets, with the defaults filled in and the
+    /// memory cap clamped to what the engine was sized for.
+    pub fn call_limits(&self, engine_max_memory: u64) -> CallLimits {
+        let memory = self
+            .limits
+            .memory_mib
+            .unwrap_or(DEFAULT_MEMORY_MIB)
+            .saturating_mul(1 << 20);
+        CallLimits {
+            memory_bytes: memory.min(engine_max_memory),
+            timeout: self.limits.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
+            cpu: self.limits.cpu_ms.map_or(DEFAULT_CPU, Duration::from_millis),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_grant_means_defaults_and_no_kubernetes_access() {
+        let grant = ComponentGrant::parse("").unwrap();
+        assert!(grant.kubernetes.is_empty());
+        let limits = grant.call_limits(u64::MAX);
+        assert_eq!(limits.memory_bytes, 64 << 20);
+        assert_eq!(limits.timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn misspelt_key_is_rejected() {
+        let err = ComponentGrant::parse("[limits]\nmemory_mb = 10\n").unwrap_err();
+        assert!(err.to_string().contains("memory_mb"), "{err}");
+    }
+
+    #[test]
+    fn memory_is_clamped_to_the_engine_maximum() {
+        let grant = ComponentGrant::parse("[limits]\nmemory_mib = 4096\n").unwrap();
+        assert_eq!(grant.call_limits(128 << 20).memory_bytes, 128 << 20);
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        assert!(ComponentGrant::parse("[limits]\ntimeout_ms = 0\n").is_err());
+        assert!(ComponentGrant::parse("[[kubernetes]]\nverbs = []\nresources = [\"pods\"]\n").is_err());
+    }
+}

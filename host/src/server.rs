@@ -1,0 +1,162 @@
+//! Assembles the server: runtime, components, protocol layer, transport,
+//! signals (SIGHUP reloads components, SIGTERM/SIGINT drain and stop).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ComponentArgs, ServeArgs, Transport};
+use crate::http::{HttpServer, HttpSettings, OriginPolicy, Readiness};
+use crate::mcp::{McpSettings, McpShared};
+use crate::runtime::{EngineSettings, Runtime, RuntimeSettings, sources};
+
+/// Builds the runtime for the given component settings.
+pub fn runtime(args: &ComponentArgs) -> anyhow::Result<Runtime> {
+    Runtime::new(RuntimeSettings {
+        engine: EngineSettings {
+            max_concurrent_calls: args.max_concurrent_calls,
+            max_memory_bytes: args.max_component_memory_mib.max(1) << 20,
+            pooling: true,
+        },
+        cache_dir: args.cache_dir(),
+        admission_wait: Duration::from_secs(10),
+    })
+}
+
+/// Loads the configured components and installs them.
+pub async fn load_components(runtime: &Runtime, args: &ComponentArgs) -> anyhow::Result<()> {
+    let sources = sources::collect(!args.no_builtin, args.components.as_deref())?;
+    let registry = runtime.build_registry(sources).await?;
+    runtime.install(registry);
+    Ok(())
+}
+
+fn state_key(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
+    match &args.request_state_key {
+        Some(key) if key.len() >= 32 => Ok(key.as_bytes().to_vec()),
+        Some(_) => anyhow::bail!("MCP_REQUEST_STATE_KEY must be at least 32 characters"),
+        None => {
+            let mut key = vec![0u8; 32];
+            getrandom(&mut key)?;
+            Ok(key)
+        }
+    }
+}
+
+/// Random bytes from the operating system.
+fn getrandom(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .context("cannot read random bytes for the request-state key")
+}
+
+/// `cnpg-mcp serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let runtime = Arc::new(runtime(&args.components)?);
+    tracing::info!(allocator = %runtime.allocator(), "wasm engine ready");
+    load_components(&runtime, &args.components).await?;
+    let registry = runtime.registry();
+    tracing::info!(
+        components = registry.components().len(),
+        tools = registry.tools().len(),
+        ms = started.elapsed().as_millis() as u64,
+        "components loaded"
+    );
+    if args.request_state_key.is_none() && args.transport == Transport::Http {
+        tracing::info!(
+            "MCP_REQUEST_STATE_KEY is not set: multi-round requests can only be retried against this process"
+        );
+    }
+    let shared = McpShared::new(
+        runtime.clone(),
+        McpSettings {
+            page_size: args.page_size,
+            request_state_key: state_key(&args)?,
+            client_input_timeout: Duration::from_secs(300),
+            request_state_ttl: Duration::from_secs(600),
+        },
+    );
+    let stop = CancellationToken::new();
+    spawn_signal_handlers(runtime.clone(), args.components.clone(), stop.clone())?;
+    match args.transport {
+        Transport::Stdio => serve_stdio(shared, stop).await,
+        Transport::Http => serve_http(args, shared, stop, started).await,
+    }
+}
+
+async fn serve_http(
+    args: ServeArgs,
+    shared: Arc<McpShared>,
+    stop: CancellationToken,
+    started: Instant,
+) -> anyhow::Result<()> {
+    tracing::warn!(
+        "OIDC_ISSUER is not set: /mcp accepts requests WITHOUT authentication and tools act with this process's own \
+         Kubernetes identity. Use this only on a trusted machine or network."
+    );
+    let settings = HttpSettings {
+        policy: OriginPolicy::new(&args.allowed_hosts, &args.allowed_origins, args.public_url.as_deref()),
+        max_body_bytes: args.max_body_bytes,
+        request_timeout: args.request_timeout(),
+        shutdown_grace: args.shutdown_grace(),
+    };
+    let readiness = Arc::new(Readiness::default());
+    let addr = SocketAddr::new(args.bind, args.port);
+    let server = HttpServer::bind(addr, shared, settings, readiness.clone())
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    readiness.set_ready();
+    tracing::info!(
+        address = %server.local_addr,
+        endpoint = %format!("http://{}/mcp", server.local_addr),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "serving MCP over Streamable HTTP"
+    );
+    server.run(stop).await;
+    Ok(())
+}
+
+async fn serve_stdio(shared: Arc<McpShared>, stop: CancellationToken) -> anyhow::Result<()> {
+    use rmcp::ServiceExt as _;
+    tracing::info!("serving MCP over stdio");
+    let running = shared
+        .handler()
+        .serve_with_ct(rmcp::transport::stdio(), stop.child_token())
+        .await
+        .context("the stdio client did not complete initialization")?;
+    let reason = running.waiting().await.context("stdio transport failed")?;
+    tracing::info!(?reason, "stdio session ended");
+    Ok(())
+}
+
+fn spawn_signal_handlers(
+    runtime: Arc<Runtime>,
+    components: ComponentArgs,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {
+                    tracing::info!("SIGHUP: reloading components");
+                    match load_components(&runtime, &components).await {
+                        Ok(()) => tracing::info!(tools = runtime.registry().tools().len(), "components reloaded"),
+                        Err(error) => tracing::error!(error = %format!("{error:#}"), "reload failed; keeping the components already loaded"),
+                    }
+                }
+                _ = terminate.recv() => { tracing::info!("SIGTERM: stopping"); stop.cancel(); break; }
+                _ = interrupt.recv() => { tracing::info!("SIGINT: stopping"); stop.cancel(); break; }
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine, from the
+# package registries only, and reuses what a warm machine already has:
+#   - the wasm32-wasip2 Rust target (guest components)
+#   - Node 22 + the MCP conformance suite + MCP Inspector (tests/package.json)
+#   - a Python venv with the official MCP SDK (tests/requirements.txt)
+#   - wrk, for the HTTP benchmark (Debian package), when apt is available
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+echo "== rustup target wasm32-wasip2"
+rustup target add wasm32-wasip2
+
+echo "== npm clients (tests/node_modules)"
+# `npm ci` cannot be used: an optional dependency of the Inspector's UI
+# (never installed on Linux) is absent from the registry, so npm leaves it
+# out of the lock file and `npm ci` then refuses the lock file. `npm install`
+# with the committed lock file installs exactly the locked tree.
+(cd "$here" && npm install --no-audit --no-fund --loglevel=error)
+"$here/node_modules/.bin/node" --version
+
+echo "== python venv (tests/.venv)"
+want="$(sha256sum "$here/requirements.txt" | cut -c1-16)"
+if [ ! -x "$here/.venv/bin/python" ] || [ "$(cat "$here/.venv/.requirements" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$here/.venv"
+  python3 -m venv "$here/.venv"
+  "$here/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+  echo "$want" > "$here/.venv/.requirements"
+fi
+"$here/.venv/bin/python" -c 'import mcp, importlib.metadata as m; print("mcp", m.version("mcp"))'
+
+if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "== wrk (for benchmarks)"
+  (apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }) \
+    || echo "wrk could not be installed; the HTTP benchmark needs it (tests do not)"
+fi
