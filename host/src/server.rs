@@ -80,7 +80,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             client_input_timeout: Duration::from_secs(300),
             request_state_ttl: Duration::from_secs(600),
         },
-    );
+    )?;
     let stop = CancellationToken::new();
     spawn_signal_handlers(runtime.clone(), args.components.clone(), stop.clone())?;
     match args.transport {

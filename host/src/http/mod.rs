@@ -3,6 +3,7 @@
 //! Streamable HTTP service once the request passed our checks.
 
 mod policy;
+mod sessions;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::caller::Caller;
 use crate::mcp::{McpHandler, McpShared};
 pub use policy::OriginPolicy;
+pub use sessions::{SealedSessionStore, SessionRejection};
 
 type Body = BoxBody<Bytes, Infallible>;
 
@@ -66,7 +68,10 @@ struct FrontEnd {
     settings: HttpSettings,
     readiness: Arc<Readiness>,
     mcp: StreamableHttpService<McpHandler, LocalSessionManager>,
+    sessions: Arc<SealedSessionStore>,
 }
+
+const SESSION_HEADER: &str = "mcp-session-id";
 
 fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()).boxed());
@@ -178,11 +183,74 @@ impl FrontEnd {
         response
     }
 
-    /// Buffers a POST body under the size cap, answers malformed JSON with a
-    /// JSON-RPC parse error, and hands the request to rmcp.
+    /// Opens the sealed session id (if any), hands the request to rmcp, and
+    /// seals the id of a session the request created.
     async fn forward(&self, request: Request<Incoming>) -> Response<Body> {
         let (mut parts, body) = request.into_parts();
-        parts.extensions.insert(Caller::local());
+        let caller = Caller::local();
+        parts.extensions.insert(caller.clone());
+        let mut opened = None;
+        let presented_header = parts.headers.get(SESSION_HEADER).cloned();
+        if let Some(presented) = presented_header.as_ref().and_then(|v| v.to_str().ok()) {
+            match self.sessions.open(presented, &caller) {
+                Ok(id) => {
+                    if let Ok(value) = HeaderValue::from_str(&id) {
+                        parts.headers.insert(SESSION_HEADER, value);
+                    }
+                    opened = Some(id);
+                }
+                Err(rejection) => {
+                    let reason = match rejection {
+                        SessionRejection::Invalid => {
+                            "Session not found: the session id is unknown, expired or was issued to someone else"
+                        }
+                        SessionRejection::Ended => "Session not found: the session was ended",
+                    };
+                    // Streamable HTTP: an unknown session is 404, and the
+                    // client starts a new one.
+                    return jsonrpc_error(StatusCode::NOT_FOUND, -32001, reason.into());
+                }
+            }
+        }
+        let deleting = parts.method == Method::DELETE;
+        let mut response = self.dispatch(parts, body).await;
+        if let Some(id) = &opened {
+            self.sessions.release(id);
+            if deleting && response.status().is_success() {
+                self.sessions.end(id);
+            }
+        }
+        let created = response
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if let Some(id) = created {
+            if opened.as_deref() == Some(id.as_str()) {
+                // rmcp echoed its own id: the client keeps the sealed one.
+                if let Some(presented) = presented_header {
+                    response.headers_mut().insert(SESSION_HEADER, presented);
+                }
+            } else if let Some(sealed) = self.sessions.take_issued(&id, &caller) {
+                if let Ok(value) = HeaderValue::from_str(&sealed) {
+                    response.headers_mut().insert(SESSION_HEADER, value);
+                }
+            } else {
+                // Never hand out an id no other replica could restore.
+                tracing::error!("a session was created without sealed state; refusing it");
+                return jsonrpc_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    -32603,
+                    "cannot create a session".into(),
+                );
+            }
+        }
+        response
+    }
+
+    /// Buffers a POST body under the size cap, answers malformed JSON with a
+    /// JSON-RPC parse error, and hands the request to rmcp.
+    async fn dispatch(&self, parts: http::request::Parts, body: Incoming) -> Response<Body> {
         if parts.method != Method::POST {
             return self.mcp.handle(Request::from_parts(parts, body)).await;
         }
@@ -239,7 +307,7 @@ impl HttpServer {
         readiness: Arc<Readiness>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        let sessions = CancellationToken::new();
+        let session_streams = CancellationToken::new();
         let runtime = shared.runtime().clone();
         let local_addr = listener.local_addr()?;
         let config = StreamableHttpServerConfig::default()
@@ -247,10 +315,13 @@ impl HttpServer {
             .with_json_response(true)
             .with_sse_keep_alive(Some(Duration::from_secs(15)))
             .with_max_request_body_bytes(settings.max_body_bytes)
-            .with_cancellation_token(sessions.clone())
+            .with_cancellation_token(session_streams.clone())
             // Host and Origin are checked here, before rmcp sees the request.
             .disable_allowed_hosts()
             .disable_allowed_origins();
+        let sessions = Arc::new(SealedSessionStore::new(shared.state_key()).map_err(std::io::Error::other)?);
+        let mut config = config;
+        config.session_store = Some(sessions.clone());
         let factory_shared = shared.clone();
         let mcp = StreamableHttpService::new(
             move || Ok(factory_shared.handler()),
@@ -265,10 +336,11 @@ impl HttpServer {
                 settings,
                 readiness,
                 mcp,
+                sessions,
             }),
             shutdown_grace,
             runtime,
-            sessions,
+            sessions: session_streams,
         })
     }
 

@@ -69,7 +69,7 @@ pub struct McpShared {
 }
 
 impl McpShared {
-    pub fn new(runtime: Arc<Runtime>, settings: McpSettings) -> Arc<Self> {
+    pub fn new(runtime: Arc<Runtime>, settings: McpSettings) -> anyhow::Result<Arc<Self>> {
         let capabilities = ServerCapabilities::builder()
             .enable_tools()
             .enable_prompts()
@@ -81,12 +81,13 @@ impl McpShared {
         let info = ServerConfig::new(capabilities)
             .with_server_info(Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS);
-        let codec = rmcp::model::RequestStateCodec::new(settings.request_state_key.clone());
+        let codec = rmcp::model::RequestStateCodec::try_new(settings.request_state_key.clone())
+            .map_err(|e| anyhow::anyhow!("request-state key: {e}"))?;
         let prefix = format!(
             "{:08x}",
             std::process::id() ^ (std::time::UNIX_EPOCH.elapsed().map(|d| d.subsec_nanos()).unwrap_or(0))
         );
-        Arc::new(McpShared {
+        Ok(Arc::new(McpShared {
             runtime,
             settings,
             info,
@@ -94,11 +95,16 @@ impl McpShared {
             listings: Mutex::new(None),
             next_request: AtomicU64::new(1),
             request_prefix: prefix,
-        })
+        }))
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    /// The key that seals request state and session ids.
+    pub fn state_key(&self) -> &[u8] {
+        &self.settings.request_state_key
     }
 
     /// A fresh handler: one per session (session revisions) or per request
