@@ -275,6 +275,16 @@ pub const MCP_ACCEPT: (&str, &str) = ("accept", "application/json, text/event-st
 pub const JSON_TYPE: (&str, &str) = ("content-type", "application/json");
 
 impl Session {
+    /// A second handle on an existing session (no new handshake).
+    pub fn attach(port: u16, session_id: Option<String>, protocol: String) -> Session {
+        Session {
+            port,
+            session_id,
+            protocol,
+            next_id: 1000,
+        }
+    }
+
     pub async fn open(port: u16) -> Session {
         Self::open_with(port, "2025-06-18", json!({})).await
     }
