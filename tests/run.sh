@@ -13,6 +13,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cnp
 
 bash tests/setup.sh
 
+echo "== format and lints"
+cargo fmt --all -- --check
+(cd components && cargo fmt --all -- --check)
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
 echo "== build"
 cargo build --locked -p cnpg-mcp
 echo "== test"

@@ -76,7 +76,7 @@ impl OriginPolicy {
     pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
         let Some(origin) = origin else { return true };
         let normalized = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-        if self.origins.iter().any(|o| *o == normalized) {
+        if self.origins.contains(&normalized) {
             return true;
         }
         origin_host(&normalized).is_some_and(|host| LOOPBACK_NAMES.contains(&host.as_str()))

@@ -119,10 +119,8 @@ impl McpShared {
     fn listings(&self, registry: &Arc<Registry>) -> Arc<Listings> {
         let key = Arc::as_ptr(registry) as usize;
         let mut slot = self.listings.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((cached, listings)) = slot.as_ref() {
-            if *cached == key {
-                return listings.clone();
-            }
+        if let Some((_, listings)) = slot.as_ref().filter(|(cached, _)| *cached == key) {
+            return listings.clone();
         }
         let listings = Arc::new(Listings::of(registry));
         *slot = Some((key, listings.clone()));

@@ -302,13 +302,14 @@ fn check_world(
     let imports: Vec<String> = ty.imports(engine).map(|(name, _)| name.to_string()).collect();
     let exports: Vec<String> = ty.exports(engine).map(|(name, _)| name.to_string()).collect();
     for name in imports.iter().chain(exports.iter()) {
-        if let Some((package, _, Some(version))) = split_interface(name) {
-            if package == WIT_PACKAGE && !version_compatible(version) {
-                return Err(LoadError::IncompatibleVersion {
-                    origin: origin.clone(),
-                    found: format!("{package}@{version}"),
-                });
-            }
+        if let Some((package, _, Some(version))) = split_interface(name)
+            && package == WIT_PACKAGE
+            && !version_compatible(version)
+        {
+            return Err(LoadError::IncompatibleVersion {
+                origin: origin.clone(),
+                found: format!("{package}@{version}"),
+            });
         }
     }
     for name in &imports {

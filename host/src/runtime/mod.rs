@@ -256,22 +256,28 @@ impl Runtime {
             })
             .await?;
         let output = result.map_err(tool_error)?;
+        // MCP tools: a tool that declares an output schema must return
+        // structured content matching it on success.
         let structured = match output.structured {
+            None if tool.output_validator.is_some() && !output.is_error => {
+                return Err(CallError::BadOutput {
+                    tool: name.to_string(),
+                    detail: "no structured content, although the tool declares an output schema".into(),
+                });
+            }
             None => None,
             Some(text) => {
                 let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| CallError::BadOutput {
                     tool: name.to_string(),
                     detail: e.to_string(),
                 })?;
-                if let Some(validator) = &tool.output_validator {
-                    if !output.is_error {
-                        if let Some(error) = validator.iter_errors(&value).next() {
-                            return Err(CallError::BadOutput {
-                                tool: name.to_string(),
-                                detail: format!("`{}`: {error}", error.instance_path()),
-                            });
-                        }
-                    }
+                if let Some(validator) = tool.output_validator.as_ref().filter(|_| !output.is_error)
+                    && let Some(error) = validator.iter_errors(&value).next()
+                {
+                    return Err(CallError::BadOutput {
+                        tool: name.to_string(),
+                        detail: format!("`{}`: {error}", error.instance_path()),
+                    });
                 }
                 Some(value)
             }
