@@ -21,4 +21,11 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== build"
 cargo build --locked -p cnpg-mcp
 echo "== test"
-cargo test --locked --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --workspace 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run: the sum of every test binary's result.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
