@@ -17,6 +17,8 @@ echo "== format and lints"
 cargo fmt --all -- --check
 (cd components && cargo fmt --all -- --check)
 cargo clippy --locked --workspace --all-targets -- -D warnings
+(cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm32-guests" \
+  cargo clippy --locked --release --target wasm32-wasip2 --workspace -- -D warnings)
 
 echo "== build"
 cargo build --locked -p cnpg-mcp

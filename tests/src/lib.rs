@@ -110,11 +110,14 @@ impl Server {
     pub fn try_start(args: &[&str]) -> Result<Server, String> {
         let port = free_port();
         let cache = tempdir::TempDir::new("cache");
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--cache-dir")
-            .arg(cache.path())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+        if !args.contains(&"--cache-dir") {
+            command.arg("--cache-dir").arg(cache.path());
+        }
+        let mut child = command
             .args(args)
             .env("LOG_FORMAT", "json")
             .env_remove("RUST_LOG")

@@ -237,3 +237,30 @@ async fn health_endpoints() {
     assert_eq!(ready.status, 200, "{}", ready.body);
     assert_eq!(request(server.port, "GET", "/nope", &[], Vec::new()).await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn guest_stdout_and_stderr_go_to_the_log_tagged_with_the_request() {
+    let (server, _dir) = misbehave_server();
+    let mut session = Session::open(server.port).await;
+    let result = session.call_tool("print", json!({})).await;
+    assert_eq!(first_text(&result), "printed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = server.log_text();
+        let line = log.lines().find(|l| l.contains("guest-stdout-marker"));
+        if let Some(line) = line {
+            let record: serde_json::Value = serde_json::from_str(line).expect("JSON log line");
+            assert_eq!(record["component"], json!("test_misbehave"), "{record}");
+            assert_eq!(record["stream"], json!("stdout"), "{record}");
+            let request_id = record["request_id"].as_str().unwrap();
+            assert!(record["message"].as_str().unwrap().ends_with(request_id), "{record}");
+            assert!(log.contains("guest-stderr-marker"), "{log}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "guest output not in the log:\n{log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

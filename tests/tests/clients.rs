@@ -88,6 +88,17 @@ fn python_sdk_over_stdio() {
         let out: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
         assert_eq!(out["content"][0]["text"], json!("over stdio"), "{mode}: {out}");
     }
+    // A component printing to stdout must not corrupt the protocol stream.
+    let out = run(Command::new(&clients.python)
+        .arg(script())
+        .args(["stdio", "legacy", "print", "{}", "--"])
+        .arg(binary())
+        .args(["serve", "--transport", "stdio", "--components"])
+        .arg(dir.path())
+        .arg("--cache-dir")
+        .arg(cache.path()));
+    let out: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    assert_eq!(out["content"][0]["text"], json!("printed"), "{out}");
 }
 
 fn inspector(clients: &ExternalClients, home: &Path) -> Command {

@@ -145,3 +145,34 @@ async fn sigterm_drains_the_in_flight_call_then_exits() {
         .unwrap();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn a_second_start_loads_precompiled_components_from_the_cache() {
+    let dir = component_folder(&[("test_misbehave", None)]);
+    let cache = cnpg_mcp_tests::tempdir::TempDir::new("shared-cache");
+    let args = [
+        "--components",
+        dir.path().to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ];
+    let first = Server::start(&args);
+    let cold = first.log_text();
+    drop(first);
+    let second = Server::start(&args);
+    let warm = second.log_text();
+    let loaded = |log: &str, cached: bool| {
+        log.lines().any(|l| {
+            l.contains("component loaded")
+                && l.contains("test_misbehave")
+                && l.contains(&format!("\"cached\":{cached}"))
+        })
+    };
+    assert!(loaded(&cold, false), "{cold}");
+    assert!(loaded(&warm, true), "{warm}");
+    let entries = std::fs::read_dir(cache.path()).unwrap().count();
+    assert!(
+        entries >= 2,
+        "expected cached artifacts for the built-in and the folder component, found {entries}"
+    );
+}

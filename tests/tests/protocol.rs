@@ -143,3 +143,33 @@ async fn stateless_requests_need_no_session() {
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(reply.response(7)["error"]["code"], json!(-32602));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_beyond_the_concurrency_limit_wait_instead_of_failing() {
+    let dir = component_folder(&[("test_misbehave", None)]);
+    let server = Server::start(&[
+        "--no-builtin",
+        "--components",
+        dir.path().to_str().unwrap(),
+        "--max-concurrent-calls",
+        "1",
+    ]);
+    let started = Instant::now();
+    let mut calls = Vec::new();
+    for _ in 0..3 {
+        let mut session = Session::open(server.port).await;
+        calls.push(tokio::spawn(async move {
+            session.call_tool("wait", json!({"ms": 400})).await
+        }));
+    }
+    for call in calls {
+        let result = call.await.unwrap();
+        assert_eq!(first_text(&result), "waited 400 ms", "{result}");
+    }
+    // One at a time: three calls of 400 ms take at least 1.2 s together.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1150),
+        "{:?}",
+        started.elapsed()
+    );
+}

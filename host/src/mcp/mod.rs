@@ -176,14 +176,14 @@ fn page<T: Clone>(items: &[T], cursor: Option<&str>, size: usize) -> Result<(Vec
 
 /// Binds a sealed request state to one caller and one request target, so
 /// it cannot be replayed by someone else or for another tool.
-fn state_binding(caller: &Caller, kind: &str, target: &str, arguments: &Value) -> Vec<u8> {
+fn state_binding(caller: &Caller, kind: &str, target: &str, arguments: &impl serde::Serialize) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for part in [caller.issuer.as_str(), caller.subject.as_str(), kind, target] {
         hash.update(part.len().to_le_bytes());
         hash.update(part.as_bytes());
     }
-    hash.update(arguments.to_string().as_bytes());
+    hash.update(serde_json::to_vec(arguments).unwrap_or_default());
     hash.finalize().to_vec()
 }
 
@@ -197,18 +197,36 @@ struct Invocation {
 }
 
 impl McpHandler {
+    /// One page of a listing of the current registry.
+    fn page_of<T: Clone>(
+        &self,
+        request: Option<&PaginatedRequestParams>,
+        pick: impl Fn(&Listings) -> &Vec<T>,
+    ) -> Result<(Vec<T>, Option<String>), ErrorData> {
+        let registry = self.shared.runtime.registry();
+        let listings = self.shared.listings(&registry);
+        let cursor = request.and_then(|r| r.cursor.as_deref());
+        page(pick(&listings), cursor, self.shared.settings.page_size)
+    }
+
     fn invocation(
         &self,
         cx: &RequestContext<RoleServer>,
         kind: &str,
         target: &str,
-        arguments: &Value,
+        arguments: &impl serde::Serialize,
         input_responses: Option<&BTreeMap<String, Value>>,
         request_state: Option<&str>,
     ) -> Result<Invocation, ErrorData> {
         let caller = caller_of(cx);
         let stateless = stateless(cx);
-        let binding = state_binding(&caller, kind, target, arguments);
+        // Only the stateless revision seals request state; skip the hash
+        // on the session revisions' hot path.
+        let binding = if stateless {
+            state_binding(&caller, kind, target, arguments)
+        } else {
+            Vec::new()
+        };
         let inputs = if stateless {
             let mut available = BTreeMap::new();
             if let Some(sealed) = request_state {
@@ -477,10 +495,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let registry = self.shared.runtime.registry();
-        let listings = self.shared.listings(&registry);
-        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
-        let (items, next) = page(&listings.tools, cursor, self.shared.settings.page_size)?;
+        let (items, next) = self.page_of(request.as_ref(), |l| &l.tools)?;
         let mut result = ListToolsResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -492,12 +507,11 @@ impl ServerHandler for McpHandler {
         cx: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let arguments = request.arguments.unwrap_or_default();
-        let arguments_value = Value::Object(arguments.clone());
         let invocation = self.invocation(
             &cx,
             "tool",
             &request.name,
-            &arguments_value,
+            &arguments,
             request.input_responses.as_ref(),
             request.request_state.as_deref(),
         )?;
@@ -528,10 +542,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let registry = self.shared.runtime.registry();
-        let listings = self.shared.listings(&registry);
-        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
-        let (items, next) = page(&listings.prompts, cursor, self.shared.settings.page_size)?;
+        let (items, next) = self.page_of(request.as_ref(), |l| &l.prompts)?;
         let mut result = ListPromptsResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -549,12 +560,11 @@ impl ServerHandler for McpHandler {
                 other => arguments.push((key, other.to_string())),
             }
         }
-        let arguments_value = Value::Object(request.arguments.clone().unwrap_or_default());
         let invocation = self.invocation(
             &cx,
             "prompt",
             &request.name,
-            &arguments_value,
+            &request.arguments,
             request.input_responses.as_ref(),
             request.request_state.as_deref(),
         )?;
@@ -637,10 +647,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let registry = self.shared.runtime.registry();
-        let listings = self.shared.listings(&registry);
-        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
-        let (items, next) = page(&listings.resources, cursor, self.shared.settings.page_size)?;
+        let (items, next) = self.page_of(request.as_ref(), |l| &l.resources)?;
         let mut result = ListResourcesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)
@@ -651,10 +658,7 @@ impl ServerHandler for McpHandler {
         request: Option<PaginatedRequestParams>,
         _cx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let registry = self.shared.runtime.registry();
-        let listings = self.shared.listings(&registry);
-        let cursor = request.as_ref().and_then(|r| r.cursor.as_deref());
-        let (items, next) = page(&listings.templates, cursor, self.shared.settings.page_size)?;
+        let (items, next) = self.page_of(request.as_ref(), |l| &l.templates)?;
         let mut result = ListResourceTemplatesResult::with_all_items(items);
         result.next_cursor = next;
         Ok(result)

@@ -70,7 +70,13 @@ pub fn build_engine(settings: &EngineSettings) -> anyhow::Result<(Engine, Alloca
             .total_tables(instances.saturating_mul(CORE_INSTANCES_PER_CALL))
             .total_stacks(instances)
             .max_memory_size(usize::try_from(settings.max_memory_bytes).unwrap_or(usize::MAX))
-            .linear_memory_keep_resident(1 << 20)
+            // Reusing a slot costs page faults for whatever was decommitted
+            // and a TLB shootdown per decommit. Keep the small, hot parts
+            // resident (zeroed in place) and decommit the rest in batches.
+            .linear_memory_keep_resident(2 << 20)
+            .table_keep_resident(64 << 10)
+            .async_stack_keep_resident(64 << 10)
+            .decommit_batch_size(32)
             .pagemap_scan(Enabled::Auto);
         let mut config = base_config();
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));

@@ -76,6 +76,7 @@ impl Guest for Misbehave {
                 r#"{"type":"object","properties":{"ms":{"type":"integer","minimum":0,"maximum":600000}},"required":["ms"],"additionalProperties":false}"#,
             ),
             tool("fail", "Returns a tool error.", NO_ARGS),
+            tool("print", "Writes a marker line to stdout and to stderr.", NO_ARGS),
             tool(
                 "whoami",
                 "Returns the caller's subject from the identity import.",
@@ -117,6 +118,11 @@ impl Guest for Misbehave {
                 Ok(text(format!("waited {ms} ms")))
             }
             "fail" => Err(ToolError::Upstream("the upstream service refused the request".into())),
+            "print" => {
+                println!("guest-stdout-marker {}", ctx.request_id);
+                eprintln!("guest-stderr-marker {}", ctx.request_id);
+                Ok(text("printed"))
+            }
             "whoami" => {
                 let me = cnpg::mcp::identity::current();
                 debug_assert_eq!(me.subject, ctx.caller.subject);
