@@ -287,6 +287,18 @@ impl FrontEnd {
     }
 }
 
+/// rmcp's in-process session table. No priming events on request streams:
+/// they announce resumability (Last-Event-ID), which needs an event store
+/// this server does not keep; a client that loses a stream retries the
+/// request instead. A session idle for the keep-alive is dropped here and
+/// restored from its sealed id on the next request.
+fn session_manager() -> LocalSessionManager {
+    let mut manager = LocalSessionManager::default();
+    manager.session_config.sse_retry = None;
+    manager.session_config.channel_capacity = 64;
+    manager
+}
+
 /// A running HTTP server.
 pub struct HttpServer {
     pub local_addr: SocketAddr,
@@ -325,7 +337,7 @@ impl HttpServer {
         let factory_shared = shared.clone();
         let mcp = StreamableHttpService::new(
             move || Ok(factory_shared.handler()),
-            Arc::new(LocalSessionManager::default()),
+            Arc::new(session_manager()),
             config,
         );
         let shutdown_grace = settings.shutdown_grace;
