@@ -4,6 +4,8 @@
 #   - the wasm32-wasip2 Rust target (guest components)
 #   - Node 22 + the MCP conformance suite + MCP Inspector (tests/package.json)
 #   - a Python venv with the official MCP SDK (tests/requirements.txt)
+#   - kube-apiserver, built from Go modules (tests/kube-apiserver), for the
+#     Kubernetes test bed; etcd comes from the etcd-bin-vendored crate
 #   - wrk, for the HTTP benchmark (Debian package), when apt is available
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,6 +30,11 @@ if [ ! -x "$here/.venv/bin/python" ] || [ "$(cat "$here/.venv/.requirements" 2>/
   echo "$want" > "$here/.venv/.requirements"
 fi
 "$here/.venv/bin/python" -c 'import mcp, importlib.metadata as m; print("mcp", m.version("mcp"))'
+
+echo "== kube-apiserver (Go build from the module proxy, cached outside the clone)"
+started=$(date +%s)
+bash "$here/kube-apiserver/build.sh"
+echo "kube-apiserver ready in $(( $(date +%s) - started )) s"
 
 if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "== wrk (for benchmarks)"

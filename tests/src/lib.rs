@@ -53,6 +53,8 @@ pub fn component_folder(entries: &[(&str, Option<&str>)]) -> tempdir::TempDir {
 }
 
 /// Minimal self-deleting temporary folder (no extra dependency).
+pub mod testbed;
+
 pub mod tempdir {
     use std::path::{Path, PathBuf};
     use std::sync::atomic::{AtomicU32, Ordering};

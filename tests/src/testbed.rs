@@ -1,0 +1,457 @@
+//! A real Kubernetes control plane for tests: etcd (from the
+//! `etcd-bin-vendored` crate) and kube-apiserver (built from Go modules by
+//! `tests/kube-apiserver/build.sh`) on free loopback ports, with a test CA,
+//! a serving certificate for 127.0.0.1, an admin client certificate
+//! (`system:masters`), service-account signing keys (for TokenRequest),
+//! RBAC authorization, and the CloudNativePG CRDs from `../shared/cnpg-crds`
+//! created and Established.
+//!
+//! Started once per test binary ([`TestBed::shared`]). The processes are
+//! started from a keeper thread that lives as long as the test process and
+//! carry a parent-death signal, so they die with the test binary even when
+//! a test panics or the harness exits without running destructors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
+};
+use tokio::sync::OnceCell;
+
+use crate::free_port;
+use crate::tempdir::TempDir;
+
+/// Field manager used by the test bed itself.
+const MANAGER: &str = "cnpg-mcp-testbed";
+
+/// The running control plane.
+pub struct TestBed {
+    /// `https://127.0.0.1:PORT`
+    pub server: String,
+    /// Admin kubeconfig (client certificate in `system:masters`).
+    pub kubeconfig: PathBuf,
+    /// Folder with certificates, keys, etcd data.
+    pub dir: PathBuf,
+    pids: Vec<u32>,
+    _keep: TempDir,
+}
+
+static SHARED: OnceCell<TestBed> = OnceCell::const_new();
+static CLEANUP: std::sync::OnceLock<(Vec<u32>, PathBuf)> = std::sync::OnceLock::new();
+
+extern "C" fn cleanup_at_exit() {
+    if let Some((pids, dir)) = CLEANUP.get() {
+        for pid in pids {
+            // SAFETY: sends a signal to a child process this test started.
+            unsafe {
+                libc::kill(*pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// Where the CloudNativePG CRDs are (shared/ beside the repository).
+pub fn crd_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cnpg-crds")
+}
+
+/// The kube-apiserver binary, built (or found in the cache) by the script.
+pub fn kube_apiserver() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("CNPG_MCP_KUBE_APISERVER") {
+        return Ok(PathBuf::from(path));
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kube-apiserver/build.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .output()
+        .context("run kube-apiserver/build.sh")?;
+    if !output.status.success() {
+        bail!(
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let path = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    Ok(PathBuf::from(path))
+}
+
+/// Spawns processes from a thread that outlives every test, so that the
+/// parent-death signal (tied to the spawning thread) fires only when the
+/// test process itself ends.
+fn spawn_kept(mut command: Command) -> anyhow::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    static KEEPER: std::sync::OnceLock<mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>> =
+        std::sync::OnceLock::new();
+    let keeper = KEEPER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<(Command, mpsc::Sender<std::io::Result<Child>>)>();
+        std::thread::Builder::new()
+            .name("testbed-keeper".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+                // The channel is never closed while the process runs.
+                loop {
+                    std::thread::park();
+                }
+            })
+            .expect("spawn keeper thread");
+        tx
+    });
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and only changes
+    // the child's own attributes between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (reply_tx, reply_rx) = mpsc::channel();
+    keeper.send((command, reply_tx)).context("keeper thread gone")?;
+    Ok(reply_rx.recv().context("keeper thread gone")??)
+}
+
+struct Pki {
+    ca_pem: String,
+    serving_cert: String,
+    serving_key: String,
+    admin_cert: String,
+    admin_key: String,
+    sa_key: String,
+    sa_pub: String,
+}
+
+fn pki() -> anyhow::Result<Pki> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "cnpg-mcp test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+
+    let mut serving = CertificateParams::new(vec!["localhost".to_string(), "kubernetes".to_string()])?;
+    serving.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse()?));
+    serving.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    serving.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let serving_key = KeyPair::generate()?;
+    let serving_cert = serving.signed_by(&serving_key, &ca)?;
+
+    let mut admin = CertificateParams::new(Vec::<String>::new())?;
+    admin.distinguished_name.push(DnType::CommonName, "testbed-admin");
+    admin
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    admin.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let admin_key = KeyPair::generate()?;
+    let admin_cert = admin.signed_by(&admin_key, &ca)?;
+
+    let sa = KeyPair::generate()?;
+    Ok(Pki {
+        ca_pem: ca.pem(),
+        serving_cert: serving_cert.pem(),
+        serving_key: serving_key.serialize_pem(),
+        admin_cert: admin_cert.pem(),
+        admin_key: admin_key.serialize_pem(),
+        sa_key: sa.serialize_pem(),
+        sa_pub: sa.public_key_pem(),
+    })
+}
+
+fn b64(text: &str) -> String {
+    use std::fmt::Write;
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                let _ = out.write_char(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str, log: &Path, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "{what} exited with {status}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{what} did not listen on {port} within {timeout:?}")
+}
+
+impl TestBed {
+    /// The control plane shared by every test of this test binary. When the
+    /// test process exits, its processes are stopped by PID and its folder
+    /// removed (statics are never dropped, so this runs from `atexit`).
+    pub async fn shared() -> &'static TestBed {
+        SHARED
+            .get_or_init(|| async {
+                let bed = TestBed::start().await.unwrap_or_else(|e| panic!("test bed: {e:#}"));
+                let _ = CLEANUP.set((bed.pids.clone(), bed.dir.clone()));
+                // SAFETY: registers a plain `extern "C"` function with no
+                // captured state; it only reads a static set before.
+                unsafe {
+                    libc::atexit(cleanup_at_exit);
+                }
+                bed
+            })
+            .await
+    }
+
+    /// Starts etcd and kube-apiserver, waits until ready, creates the CRDs.
+    pub async fn start() -> anyhow::Result<TestBed> {
+        let started = Instant::now();
+        let keep = TempDir::new("testbed");
+        let dir = keep.path().to_path_buf();
+        let apiserver_bin = tokio::task::spawn_blocking(kube_apiserver).await??;
+        let pki = pki()?;
+        for (name, text) in [
+            ("ca.crt", &pki.ca_pem),
+            ("serving.crt", &pki.serving_cert),
+            ("serving.key", &pki.serving_key),
+            ("sa.key", &pki.sa_key),
+            ("sa.pub", &pki.sa_pub),
+        ] {
+            std::fs::write(dir.join(name), text)?;
+        }
+
+        let (etcd_port, peer_port, api_port) = (free_port(), free_port(), free_port());
+        let etcd_log = dir.join("etcd.log");
+        let mut etcd = Command::new(etcd_bin_vendored::etcd_bin_path().map_err(|e| anyhow::anyhow!("{e:?}"))?);
+        etcd.arg("--data-dir")
+            .arg(dir.join("etcd"))
+            .args(["--name", "testbed"])
+            .arg(format!("--listen-client-urls=http://127.0.0.1:{etcd_port}"))
+            .arg(format!("--advertise-client-urls=http://127.0.0.1:{etcd_port}"))
+            .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer_port}"))
+            .arg(format!("--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}"))
+            .arg(format!("--initial-cluster=testbed=http://127.0.0.1:{peer_port}"))
+            .args(["--unsafe-no-fsync", "--log-level=warn"])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&etcd_log)?)
+            .stderr(std::fs::File::create(dir.join("etcd.err.log"))?);
+        let mut etcd = spawn_kept(etcd)?;
+        wait_for_port(
+            etcd_port,
+            &mut etcd,
+            "etcd",
+            &dir.join("etcd.err.log"),
+            Duration::from_secs(30),
+        )?;
+
+        let api_log = dir.join("kube-apiserver.log");
+        let mut api = Command::new(&apiserver_bin);
+        api.arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
+            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
+            .arg(format!("--secure-port={api_port}"))
+            .arg(format!("--tls-cert-file={}", dir.join("serving.crt").display()))
+            .arg(format!("--tls-private-key-file={}", dir.join("serving.key").display()))
+            .arg(format!("--client-ca-file={}", dir.join("ca.crt").display()))
+            .arg(format!("--service-account-issuer=https://127.0.0.1:{api_port}"))
+            .arg(format!("--service-account-key-file={}", dir.join("sa.pub").display()))
+            .arg(format!(
+                "--service-account-signing-key-file={}",
+                dir.join("sa.key").display()
+            ))
+            .args([
+                "--authorization-mode=RBAC",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--disable-admission-plugins=ServiceAccount",
+                "--allow-privileged=true",
+                "--v=1",
+            ])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&api_log)?)
+            .stderr(std::fs::File::create(api_log.with_extension("err.log"))?);
+        let mut api = spawn_kept(api)?;
+        wait_for_port(
+            api_port,
+            &mut api,
+            "kube-apiserver",
+            &api_log.with_extension("err.log"),
+            Duration::from_secs(90),
+        )?;
+
+        let server = format!("https://127.0.0.1:{api_port}");
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: admin\n    namespace: default\ncurrent-context: testbed\n",
+                b64(&pki.ca_pem),
+                b64(&pki.admin_cert),
+                b64(&pki.admin_key)
+            ),
+        )?;
+        let bed = TestBed {
+            server,
+            kubeconfig,
+            dir,
+            pids: vec![etcd.id(), api.id()],
+            _keep: keep,
+        };
+        // The children stay owned by the keeper (killed with the process);
+        // forget the handles without waiting.
+        std::mem::forget(etcd);
+        std::mem::forget(api);
+
+        let client = bed.client().await?;
+        bed.wait_ready(&client, started + Duration::from_secs(120)).await?;
+        bed.create_crds(&client).await?;
+        eprintln!(
+            "test bed ready at {} in {:?} ({})",
+            bed.server,
+            started.elapsed(),
+            bed.dir.display()
+        );
+        Ok(bed)
+    }
+
+    /// An admin client.
+    pub async fn client(&self) -> anyhow::Result<Client> {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig)?;
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
+        Ok(Client::try_from(config)?)
+    }
+
+    async fn wait_ready(&self, client: &Client, deadline: Instant) -> anyhow::Result<()> {
+        loop {
+            let request = http::Request::get("/readyz").body(Vec::new())?;
+            match client.request_text(request).await {
+                Ok(body) if body.trim() == "ok" => return Ok(()),
+                other => {
+                    if Instant::now() > deadline {
+                        let log = std::fs::read_to_string(self.dir.join("kube-apiserver.err.log")).unwrap_or_default();
+                        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                        bail!(
+                            "kube-apiserver not ready: {other:?}\n{}",
+                            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                        );
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Server-side applies every CRD and waits until all are Established.
+    async fn create_crds(&self, client: &Client) -> anyhow::Result<()> {
+        let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+        let mut names = Vec::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(crd_dir())
+            .with_context(|| format!("read {}", crd_dir().display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)?;
+            let crd: CustomResourceDefinition =
+                serde_yaml::from_str(&text).with_context(|| format!("{}", file.display()))?;
+            let name = crd.metadata.name.clone().context("CRD without a name")?;
+            api.patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&crd))
+                .await?;
+            names.push(name);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for name in &names {
+            loop {
+                let crd = api.get(name).await?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+                if established {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("CRD {name} not Established");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        if names.len() != 11 {
+            bail!("expected the 11 CloudNativePG CRDs, created {}", names.len());
+        }
+        Ok(())
+    }
+
+    /// A fresh namespace for one test (never deleted: without a
+    /// controller-manager namespace deletion would not finish).
+    pub async fn namespace(&self, prefix: &str) -> anyhow::Result<String> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let api: Api<Namespace> = Api::all(self.client().await?);
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.clone());
+        api.create(&PostParams::default(), &ns).await?;
+        Ok(name)
+    }
+
+    /// Writes `status` of a namespaced custom object through the status
+    /// subresource, as the operator would.
+    pub async fn write_status(
+        &self,
+        resource: &ApiResource,
+        namespace: &str,
+        name: &str,
+        status: serde_json::Value,
+    ) -> anyhow::Result<DynamicObject> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client().await?, namespace, resource);
+        let patch = serde_json::json!({"status": status});
+        Ok(api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?)
+    }
+
+    /// PIDs of etcd and kube-apiserver.
+    pub fn pids(&self) -> &[u32] {
+        &self.pids
+    }
+}
+
+/// The `postgresql.cnpg.io/v1` Cluster resource.
+pub fn cnpg_cluster() -> ApiResource {
+    ApiResource {
+        group: "postgresql.cnpg.io".into(),
+        version: "v1".into(),
+        api_version: "postgresql.cnpg.io/v1".into(),
+        kind: "Cluster".into(),
+        plural: "clusters".into(),
+    }
+}
