@@ -20,19 +20,12 @@ fn main() {
     let components = root.join("components");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
-    println!("cargo:rerun-if-changed={}", root.join("wit").display());
-    for entry in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "cnpg-session",
-        "conformance-fixture",
-        "testing",
-    ] {
-        println!("cargo:rerun-if-changed={}", components.join(entry).display());
-    }
+    // Every source file of the guests and the contract.
+    watch_tree(&root.join("wit"));
+    watch_tree(&components);
     println!("cargo:rerun-if-env-changed=CNPG_MCP_GUEST_TARGET_DIR");
 
-    let guest_target = guest_target_dir(&out_dir);
+    let guest_target = guest_target_dir(&out_dir, &components);
     ensure_wasm_target();
     build_guests(&components, &guest_target);
     let wasm_dir = guest_target.join("wasm32-wasip2").join("release");
@@ -56,16 +49,39 @@ fn main() {
     std::fs::write(out_dir.join("builtin_components.rs"), generated).expect("cannot write builtin_components.rs");
 }
 
-/// `<target>/wasm32-guests`, shared by debug and release host builds.
-/// OUT_DIR is `<target>/<profile>/build/<pkg>-<hash>/out`.
-fn guest_target_dir(out_dir: &Path) -> PathBuf {
+fn watch_tree(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            watch_tree(&path);
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+}
+
+/// `<target>/wasm32-guests/<checkout>`, shared by debug and release host
+/// builds of one checkout; two checkouts sharing a target folder must not
+/// overwrite each other's guests. OUT_DIR is
+/// `<target>/<profile>/build/<pkg>-<hash>/out`.
+fn guest_target_dir(out_dir: &Path, components: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
     if let Ok(dir) = std::env::var("CNPG_MCP_GUEST_TARGET_DIR") {
         return PathBuf::from(dir);
     }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    components.hash(&mut hasher);
+    let checkout = format!("{:016x}", hasher.finish());
     out_dir
         .ancestors()
         .nth(4)
-        .map(|target| target.join("wasm32-guests"))
+        .map(|target| target.join("wasm32-guests").join(checkout))
         .unwrap_or_else(|| out_dir.join("wasm32-guests"))
 }
 

@@ -17,7 +17,7 @@ echo "== format and lints"
 cargo fmt --all -- --check
 (cd components && cargo fmt --all -- --check)
 cargo clippy --locked --workspace --all-targets -- -D warnings
-(cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm32-guests" \
+(cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm32-guests-clippy" \
   cargo clippy --locked --release --target wasm32-wasip2 --workspace -- -D warnings)
 
 echo "== build"

@@ -264,3 +264,46 @@ async fn guest_stdout_and_stderr_go_to_the_log_tagged_with_the_request() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kubernetes_calls_are_checked_against_the_grant_before_any_io() {
+    let grant = r#"
+[[kubernetes]]
+verbs = ["get"]
+api_groups = ["*"]
+resources = ["*"]
+"#;
+    let open = component_folder(&[("test_misbehave", Some(grant))]);
+    let server = Server::start(&["--no-builtin", "--components", open.path().to_str().unwrap()]);
+    let mut session = Session::open(server.port).await;
+    let get =
+        |group: &str, resource: &str| json!({"group": group, "resource": resource, "namespace": "db", "name": "x"});
+
+    // Allowed by the grant: reaches the (absent) cluster.
+    let text = first_text(
+        &session
+            .call_tool("k8s_get", get("postgresql.cnpg.io", "clusters"))
+            .await,
+    );
+    assert!(text.starts_with("unavailable:"), "{text}");
+    // A wildcard never covers Secrets: refused before any I/O.
+    let text = first_text(&session.call_tool("k8s_get", get("", "secrets")).await);
+    assert!(
+        text.starts_with("denied-by-policy:") && text.contains("sensitive"),
+        "{text}"
+    );
+
+    // Without a grant file there is no Kubernetes access at all.
+    let closed = component_folder(&[("test_misbehave", None)]);
+    let server = Server::start(&["--no-builtin", "--components", closed.path().to_str().unwrap()]);
+    let mut session = Session::open(server.port).await;
+    let text = first_text(
+        &session
+            .call_tool("k8s_get", get("postgresql.cnpg.io", "clusters"))
+            .await,
+    );
+    assert!(
+        text.starts_with("denied-by-policy:") && text.contains("`get` on postgresql.cnpg.io/clusters"),
+        "{text}"
+    );
+}

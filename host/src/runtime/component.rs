@@ -55,7 +55,7 @@ pub struct ToolEntry {
 pub struct LoadedComponent {
     pub name: Arc<str>,
     pub origin: ComponentOrigin,
-    pub grant: ComponentGrant,
+    pub grant: Arc<ComponentGrant>,
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: CallLimits,
     pub(crate) pre: InstancePre<CallState>,
@@ -163,7 +163,7 @@ impl LoadedComponent {
         let mut loaded = LoadedComponent {
             name: Arc::from(source.name.as_str()),
             origin,
-            grant: source.grant,
+            grant: Arc::new(source.grant),
             config,
             limits,
             pre,
@@ -189,7 +189,7 @@ impl LoadedComponent {
             origin: self.origin.clone(),
             detail: format!("{e:#}"),
         };
-        let mut store = self.new_store(load_scope(&self.name, self.config.clone()));
+        let mut store = self.new_store(load_scope(&self.name, self.config.clone(), self.grant.clone()));
         let instance = self.pre.instantiate_async(&mut store).await.map_err(fail)?;
         let guest = self.tools_indices.load(&mut store, &instance).map_err(fail)?;
         let descriptors = guest.call_list_tools(&mut store).await.map_err(fail)?;
@@ -279,13 +279,18 @@ impl LoadedComponent {
     }
 }
 
-fn load_scope(component: &Arc<str>, config: Arc<BTreeMap<String, String>>) -> Arc<CallScope> {
+fn load_scope(
+    component: &Arc<str>,
+    config: Arc<BTreeMap<String, String>>,
+    grant: Arc<ComponentGrant>,
+) -> Arc<CallScope> {
     Arc::new(CallScope {
         component: component.clone(),
         request_id: "load".into(),
         caller: Caller::local(),
         progress_token: false,
         config,
+        grant,
         peer: Arc::new(DiscardingPeer),
     })
 }

@@ -73,11 +73,11 @@ pub enum GrantError {
 impl ComponentGrant {
     pub fn parse(text: &str) -> Result<Self, GrantError> {
         let grant: ComponentGrant = toml::from_str(text)?;
-        grant.check()?;
+        grant.validate()?;
         Ok(grant)
     }
 
-    fn check(&self) -> Result<(), GrantError> {
+    fn validate(&self) -> Result<(), GrantError> {
         let limits = &self.limits;
         if limits.memory_mib == Some(0) {
             return Err(GrantError::Invalid("limits.memory_mib must be at least 1".into()));

@@ -12,6 +12,7 @@ mod capabilities;
 pub mod component;
 pub mod engine;
 pub mod grant;
+pub mod policy;
 pub mod registry;
 pub mod sources;
 pub mod state;
@@ -419,6 +420,7 @@ impl Runtime {
             caller: request.caller,
             progress_token: request.progress_token.is_some(),
             config: component.config.clone(),
+            grant: component.grant.clone(),
             peer: request.peer,
         });
         let mut store = component.new_store(scope);

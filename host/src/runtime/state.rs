@@ -137,6 +137,8 @@ pub struct CallScope {
     pub caller: Caller,
     pub progress_token: bool,
     pub config: Arc<BTreeMap<String, String>>,
+    /// The component's grant: checked before every Kubernetes call.
+    pub grant: Arc<super::grant::ComponentGrant>,
     pub peer: Arc<dyn CallPeer>,
 }
 

@@ -78,6 +78,11 @@ impl Guest for Misbehave {
             tool("fail", "Returns a tool error.", NO_ARGS),
             tool("print", "Writes a marker line to stdout and to stderr.", NO_ARGS),
             tool(
+                "k8s_get",
+                "Gets one Kubernetes object and reports the outcome.",
+                r#"{"type":"object","properties":{"group":{"type":"string"},"resource":{"type":"string"},"namespace":{"type":"string"},"name":{"type":"string"}},"required":["group","resource","namespace","name"],"additionalProperties":false}"#,
+            ),
+            tool(
                 "whoami",
                 "Returns the caller's subject from the identity import.",
                 NO_ARGS,
@@ -116,6 +121,25 @@ impl Guest for Misbehave {
                 let ms = number_field(&arguments, "ms").unwrap_or(0);
                 std::thread::sleep(std::time::Duration::from_millis(ms));
                 Ok(text(format!("waited {ms} ms")))
+            }
+            "k8s_get" => {
+                use cnpg::mcp::k8s::{self, K8sError, ObjectRef, ResourceType};
+                let target = ObjectRef {
+                    type_: ResourceType {
+                        group: string_field(&arguments, "group").unwrap_or_default(),
+                        version: "v1".into(),
+                        resource: string_field(&arguments, "resource").unwrap_or_default(),
+                    },
+                    namespace: string_field(&arguments, "namespace"),
+                    name: string_field(&arguments, "name"),
+                    subresource: None,
+                };
+                Ok(text(match k8s::get(&target) {
+                    Ok(object) => format!("ok: {object}"),
+                    Err(K8sError::DeniedByPolicy(d)) => format!("denied-by-policy: {}", d.reason),
+                    Err(K8sError::Unavailable(s)) => format!("unavailable: {}", s.message),
+                    Err(other) => format!("other: {other:?}"),
+                }))
             }
             "fail" => Err(ToolError::Upstream("the upstream service refused the request".into())),
             "print" => {

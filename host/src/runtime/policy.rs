@@ -1,0 +1,282 @@
+//! The grant check every Kubernetes call passes before any I/O.
+//!
+//! A request is allowed when one `[[kubernetes]]` rule of the component's
+//! grant covers its verb, API group, resource (with subresource),
+//! namespace and name. Wildcards (`*`, or an empty namespace/name list)
+//! never cover the sensitive resources — Secrets, RBAC objects,
+//! `serviceaccounts/token`, `pods/exec|attach|portforward` — which a rule
+//! must name explicitly.
+
+use super::grant::{ComponentGrant, KubernetesRule};
+
+/// One Kubernetes request, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessRequest<'a> {
+    pub verb: &'a str,
+    /// "" for the core group.
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub subresource: Option<&'a str>,
+    /// None for cluster-scoped resources and all-namespace lists.
+    pub namespace: Option<&'a str>,
+    /// None for collection requests (list, create, deletecollection).
+    pub name: Option<&'a str>,
+}
+
+/// Why a request was refused, in terms an operator can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDenial {
+    pub reason: String,
+}
+
+const SENSITIVE: &[(&str, &str)] = &[
+    ("", "secrets"),
+    ("", "serviceaccounts/token"),
+    ("", "pods/exec"),
+    ("", "pods/attach"),
+    ("", "pods/portforward"),
+    ("rbac.authorization.k8s.io", "roles"),
+    ("rbac.authorization.k8s.io", "rolebindings"),
+    ("rbac.authorization.k8s.io", "clusterroles"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"),
+];
+
+impl AccessRequest<'_> {
+    /// `resource` or `resource/subresource`.
+    pub fn full_resource(&self) -> String {
+        match self.subresource {
+            Some(sub) => format!("{}/{sub}", self.resource),
+            None => self.resource.to_string(),
+        }
+    }
+
+    fn sensitive(&self) -> bool {
+        let full = self.full_resource();
+        SENSITIVE.iter().any(|(group, resource)| {
+            *group == self.group && (*resource == full || (*resource == self.resource && !resource.contains('/')))
+        })
+    }
+}
+
+fn listed(values: &[String], value: &str, wildcard_ok: bool) -> bool {
+    values.iter().any(|v| v == value || (wildcard_ok && v == "*"))
+}
+
+impl KubernetesRule {
+    fn covers(&self, request: &AccessRequest<'_>) -> bool {
+        let sensitive = request.sensitive();
+        let wild = !sensitive;
+        let full = request.full_resource();
+        listed(&self.verbs, request.verb, true)
+            && listed(&self.api_groups, request.group, wild)
+            && listed(&self.resources, &full, wild)
+            && match request.namespace {
+                None => self.namespaces.is_empty() || listed(&self.namespaces, "*", true),
+                Some(ns) => (self.namespaces.is_empty() && wild) || listed(&self.namespaces, ns, wild),
+            }
+            && match request.name {
+                None => self.names.is_empty(),
+                Some(name) => (self.names.is_empty() && wild) || listed(&self.names, name, false),
+            }
+    }
+}
+
+impl ComponentGrant {
+    /// Allows or refuses `request` before anything is sent.
+    pub fn check(&self, request: &AccessRequest<'_>) -> Result<(), PolicyDenial> {
+        if self.kubernetes.iter().any(|rule| rule.covers(request)) {
+            return Ok(());
+        }
+        let group = if request.group.is_empty() {
+            "core".to_string()
+        } else {
+            request.group.to_string()
+        };
+        let scope = match (request.namespace, request.name) {
+            (Some(ns), Some(name)) => format!(" `{name}` in namespace `{ns}`"),
+            (Some(ns), None) => format!(" in namespace `{ns}`"),
+            (None, Some(name)) => format!(" `{name}`"),
+            (None, None) => String::new(),
+        };
+        let mut reason = format!(
+            "the component's grant has no [[kubernetes]] rule allowing `{}` on {group}/{}{scope}",
+            request.verb,
+            request.full_resource()
+        );
+        if request.sensitive() {
+            reason.push_str(
+                " (this resource is sensitive: a rule must name it, its group, namespace and names explicitly)",
+            );
+        }
+        Err(PolicyDenial { reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(text: &str) -> ComponentGrant {
+        ComponentGrant::parse(text).unwrap()
+    }
+
+    fn req<'a>(
+        verb: &'a str,
+        group: &'a str,
+        resource: &'a str,
+        ns: Option<&'a str>,
+        name: Option<&'a str>,
+    ) -> AccessRequest<'a> {
+        AccessRequest {
+            verb,
+            group,
+            resource,
+            subresource: None,
+            namespace: ns,
+            name,
+        }
+    }
+
+    const CNPG_READER: &str = r#"
+[[kubernetes]]
+verbs = ["get", "list", "watch"]
+api_groups = ["postgresql.cnpg.io"]
+resources = ["clusters", "backups"]
+"#;
+
+    #[test]
+    fn nothing_is_allowed_without_a_rule() {
+        let denial = grant("")
+            .check(&req("get", "", "pods", Some("db"), Some("x")))
+            .unwrap_err();
+        assert!(
+            denial.reason.contains("`get` on core/pods `x` in namespace `db`"),
+            "{}",
+            denial.reason
+        );
+    }
+
+    #[test]
+    fn a_rule_covers_its_verbs_groups_and_resources_only() {
+        let g = grant(CNPG_READER);
+        assert!(
+            g.check(&req("get", "postgresql.cnpg.io", "clusters", Some("db"), Some("main")))
+                .is_ok()
+        );
+        assert!(
+            g.check(&req("list", "postgresql.cnpg.io", "backups", None, None))
+                .is_ok()
+        );
+        assert!(
+            g.check(&req(
+                "delete",
+                "postgresql.cnpg.io",
+                "clusters",
+                Some("db"),
+                Some("main")
+            ))
+            .is_err()
+        );
+        assert!(
+            g.check(&req("get", "postgresql.cnpg.io", "poolers", Some("db"), Some("p")))
+                .is_err()
+        );
+        assert!(g.check(&req("get", "", "clusters", Some("db"), Some("main"))).is_err());
+    }
+
+    #[test]
+    fn subresources_must_be_granted_as_such() {
+        let g = grant(CNPG_READER);
+        let status = AccessRequest {
+            subresource: Some("status"),
+            ..req("get", "postgresql.cnpg.io", "clusters", Some("db"), Some("m"))
+        };
+        assert!(g.check(&status).is_err());
+        let g = grant(
+            "[[kubernetes]]\nverbs=[\"patch\"]\napi_groups=[\"postgresql.cnpg.io\"]\nresources=[\"clusters/status\"]\n",
+        );
+        let patch = AccessRequest {
+            verb: "patch",
+            ..status
+        };
+        assert!(g.check(&patch).is_ok());
+    }
+
+    #[test]
+    fn namespaces_and_names_narrow_a_rule() {
+        let g = grant(
+            "[[kubernetes]]\nverbs=[\"get\",\"list\"]\napi_groups=[\"\"]\nresources=[\"configmaps\"]\nnamespaces=[\"db\"]\nnames=[\"settings\"]\n",
+        );
+        assert!(
+            g.check(&req("get", "", "configmaps", Some("db"), Some("settings")))
+                .is_ok()
+        );
+        assert!(
+            g.check(&req("get", "", "configmaps", Some("db"), Some("other")))
+                .is_err()
+        );
+        assert!(
+            g.check(&req("get", "", "configmaps", Some("prod"), Some("settings")))
+                .is_err()
+        );
+        // A rule restricted to names cannot list the whole collection.
+        assert!(g.check(&req("list", "", "configmaps", Some("db"), None)).is_err());
+        // Nor reach across namespaces.
+        assert!(g.check(&req("get", "", "configmaps", None, Some("settings"))).is_err());
+    }
+
+    #[test]
+    fn wildcards_never_reach_sensitive_resources() {
+        let g = grant("[[kubernetes]]\nverbs=[\"*\"]\napi_groups=[\"*\"]\nresources=[\"*\"]\nnamespaces=[\"*\"]\n");
+        assert!(
+            g.check(&req("get", "apps", "deployments", Some("db"), Some("x")))
+                .is_ok()
+        );
+        for (group, resource) in [
+            ("", "secrets"),
+            ("rbac.authorization.k8s.io", "rolebindings"),
+            ("rbac.authorization.k8s.io", "clusterroles"),
+        ] {
+            let denial = g
+                .check(&req("get", group, resource, Some("db"), Some("x")))
+                .unwrap_err();
+            assert!(denial.reason.contains("sensitive"), "{}", denial.reason);
+        }
+        for sub in ["exec", "attach", "portforward"] {
+            let r = AccessRequest {
+                subresource: Some(sub),
+                ..req("create", "", "pods", Some("db"), Some("p"))
+            };
+            assert!(g.check(&r).is_err(), "pods/{sub}");
+        }
+        let token = AccessRequest {
+            subresource: Some("token"),
+            ..req("create", "", "serviceaccounts", Some("db"), Some("sa"))
+        };
+        assert!(g.check(&token).is_err());
+    }
+
+    #[test]
+    fn sensitive_resources_need_an_explicit_rule() {
+        // Named resource but wildcard namespace: still refused.
+        let loose = grant("[[kubernetes]]\nverbs=[\"get\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\n");
+        assert!(
+            loose
+                .check(&req("get", "", "secrets", Some("db"), Some("app-user")))
+                .is_err()
+        );
+        let exact = grant(
+            "[[kubernetes]]\nverbs=[\"get\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\nnamespaces=[\"db\"]\nnames=[\"app-user\"]\n",
+        );
+        assert!(
+            exact
+                .check(&req("get", "", "secrets", Some("db"), Some("app-user")))
+                .is_ok()
+        );
+        assert!(
+            exact
+                .check(&req("get", "", "secrets", Some("db"), Some("superuser")))
+                .is_err()
+        );
+    }
+}
