@@ -71,33 +71,29 @@ fn python_sdk_lists_and_calls_over_http_stateless() {
     assert_eq!(out["structured"]["protocol_version"], json!("2026-07-28"), "{out}");
 }
 
+fn python_stdio(dir: &Path, cache: &Path, mode: &str, tool: &str, arguments: &str) -> Value {
+    let clients = ExternalClients::get();
+    let out = run(Command::new(&clients.python)
+        .arg(script())
+        .args(["stdio", mode, tool, arguments, "--"])
+        .arg(binary())
+        .args(["serve", "--transport", "stdio", "--components"])
+        .arg(dir)
+        .arg("--cache-dir")
+        .arg(cache));
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
 #[test]
 fn python_sdk_over_stdio() {
-    let clients = ExternalClients::get();
     let dir = component_folder(&[("test_misbehave", None)]);
     let cache = cnpg_mcp_tests::tempdir::TempDir::new("stdio-cache");
     for mode in ["legacy", "2026-07-28"] {
-        let out = run(Command::new(&clients.python)
-            .arg(script())
-            .args(["stdio", mode, "echo", r#"{"text":"over stdio"}"#, "--"])
-            .arg(binary())
-            .args(["serve", "--transport", "stdio", "--components"])
-            .arg(dir.path())
-            .arg("--cache-dir")
-            .arg(cache.path()));
-        let out: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+        let out = python_stdio(dir.path(), cache.path(), mode, "echo", r#"{"text":"over stdio"}"#);
         assert_eq!(out["content"][0]["text"], json!("over stdio"), "{mode}: {out}");
     }
     // A component printing to stdout must not corrupt the protocol stream.
-    let out = run(Command::new(&clients.python)
-        .arg(script())
-        .args(["stdio", "legacy", "print", "{}", "--"])
-        .arg(binary())
-        .args(["serve", "--transport", "stdio", "--components"])
-        .arg(dir.path())
-        .arg("--cache-dir")
-        .arg(cache.path()));
-    let out: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"));
+    let out = python_stdio(dir.path(), cache.path(), "legacy", "print", "{}");
     assert_eq!(out["content"][0]["text"], json!("printed"), "{out}");
 }
 
