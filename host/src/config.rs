@@ -99,6 +99,13 @@ pub struct ServeArgs {
     /// when unset.
     #[arg(long, env = "MCP_REQUEST_STATE_KEY", hide_env_values = true)]
     pub request_state_key: Option<String>,
+    /// Kubeconfig for the cluster the tools manage (default: KUBECONFIG,
+    /// ~/.kube/config, or the in-cluster service account).
+    #[arg(long, env = "CNPG_MCP_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, env = "CNPG_MCP_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
     /// Items per page in list results.
     #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,

@@ -6,6 +6,7 @@ pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod kube;
 pub mod mcp;
 pub mod runtime;
 pub mod server;

@@ -54,11 +54,35 @@ fn getrandom(buf: &mut [u8]) -> anyhow::Result<()> {
         .context("cannot read random bytes for the request-state key")
 }
 
+/// Connects the `k8s` capability. An explicitly configured cluster must
+/// work; without configuration the tools answer `unavailable`.
+async fn connect_kubernetes(runtime: &Runtime, args: &ServeArgs) -> anyhow::Result<()> {
+    let settings = crate::kube::KubeSettings {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.kube_context.clone(),
+        request_timeout: Some(Duration::from_secs(30)),
+    };
+    let explicit = settings.kubeconfig.is_some() || settings.context.is_some();
+    match crate::kube::KubeAccess::connect(&settings).await {
+        Ok(access) => {
+            runtime.set_kube(access);
+            tracing::info!("Kubernetes access configured");
+            Ok(())
+        }
+        Err(error) if explicit => Err(error.context("cannot configure Kubernetes access")),
+        Err(error) => {
+            tracing::info!(reason = %format!("{error:#}"), "no Kubernetes cluster configured; Kubernetes tools will answer unavailable");
+            Ok(())
+        }
+    }
+}
+
 /// `cnpg-mcp serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let runtime = Arc::new(runtime(&args.components)?);
     tracing::info!(allocator = %runtime.allocator(), "wasm engine ready");
+    connect_kubernetes(&runtime, &args).await?;
     load_components(&runtime, &args.components).await?;
     let registry = runtime.registry();
     tracing::info!(

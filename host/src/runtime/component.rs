@@ -291,6 +291,7 @@ fn load_scope(
         progress_token: false,
         config,
         grant,
+        kube: None,
         peer: Arc::new(DiscardingPeer),
     })
 }

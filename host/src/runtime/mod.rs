@@ -125,6 +125,7 @@ pub struct Runtime {
     settings: RuntimeSettings,
     admission: Arc<Semaphore>,
     registry: RwLock<Arc<Registry>>,
+    kube: std::sync::OnceLock<Arc<crate::kube::KubeAccess>>,
     _ticker: engine::EpochTicker,
 }
 
@@ -146,8 +147,14 @@ impl Runtime {
             admission: Arc::new(Semaphore::new(permits)),
             settings,
             registry: RwLock::new(Arc::new(Registry::default())),
+            kube: std::sync::OnceLock::new(),
             _ticker: ticker,
         })
+    }
+
+    /// Connects the `k8s` capability to a cluster (once, at start-up).
+    pub fn set_kube(&self, access: crate::kube::KubeAccess) {
+        let _ = self.kube.set(Arc::new(access));
     }
 
     /// Calls holding an admission permit right now.
@@ -421,6 +428,7 @@ impl Runtime {
             progress_token: request.progress_token.is_some(),
             config: component.config.clone(),
             grant: component.grant.clone(),
+            kube: self.kube.get().cloned(),
             peer: request.peer,
         });
         let mut store = component.new_store(scope);

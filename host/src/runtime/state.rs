@@ -139,6 +139,8 @@ pub struct CallScope {
     pub config: Arc<BTreeMap<String, String>>,
     /// The component's grant: checked before every Kubernetes call.
     pub grant: Arc<super::grant::ComponentGrant>,
+    /// The cluster, when one is configured.
+    pub kube: Option<Arc<crate::kube::KubeAccess>>,
     pub peer: Arc<dyn CallPeer>,
 }
 

@@ -3,12 +3,67 @@
 //! without a configured cluster an allowed operation answers `unavailable`.
 //! `resolve-kind` reads discovery only and needs no grant.
 
+use crate::kube::{KubeFailure, PatchKind, Target};
 use crate::runtime::bindings::cnpg::mcp::k8s::{
     self, DeleteOptions, Denial, K8sError, ListOptions, LogOptions, ObjectRef, PatchBody, ResolvedKind, Status,
     WaitCondition, WriteOptions,
 };
 use crate::runtime::policy::AccessRequest;
 use crate::runtime::state::CallState;
+
+fn target(object: &ObjectRef) -> Target {
+    Target {
+        group: object.type_.group.clone(),
+        version: object.type_.version.clone(),
+        resource: object.type_.resource.clone(),
+        namespace: object.namespace.clone(),
+        name: object.name.clone(),
+        subresource: object.subresource.clone(),
+    }
+}
+
+/// The API server's answer as the typed error of the contract.
+fn classify(failure: KubeFailure) -> K8sError {
+    let status = Status {
+        code: failure.code,
+        reason: failure.reason.clone(),
+        message: failure.message,
+        causes: failure
+            .causes
+            .into_iter()
+            .map(|c| k8s::StatusCause {
+                reason: c.reason,
+                message: c.message,
+                field: c.field,
+            })
+            .collect(),
+    };
+    match (failure.code, failure.reason.as_str()) {
+        (0, "Unavailable") | (502..=504, _) if failure.reason != "Timeout" => K8sError::Unavailable(status),
+        (_, "Timeout") | (504, _) => K8sError::Timeout(status),
+        (0, "TooLarge") | (413, _) => K8sError::TooLarge(status),
+        (401, _) => K8sError::Unauthorized(status),
+        (403, _) => K8sError::Forbidden(status),
+        (404, _) => K8sError::NotFound(status),
+        (409, "AlreadyExists") => K8sError::AlreadyExists(status),
+        (409, _) => K8sError::Conflict(status),
+        (410, _) => K8sError::Gone(status),
+        (400, _) | (422, _) => K8sError::Invalid(status),
+        (429, _) => K8sError::TooManyRequests(status),
+        _ => K8sError::Other(status),
+    }
+}
+
+fn json(text: &str) -> Result<serde_json::Value, K8sError> {
+    serde_json::from_str(text).map_err(|e| {
+        K8sError::Invalid(Status {
+            code: 0,
+            reason: "BadRequest".into(),
+            message: format!("not JSON: {e}"),
+            causes: Vec::new(),
+        })
+    })
+}
 
 fn unavailable() -> K8sError {
     K8sError::Unavailable(Status {
@@ -20,6 +75,26 @@ fn unavailable() -> K8sError {
 }
 
 impl CallState {
+    /// Field manager of this component's writes.
+    fn manager(&self) -> String {
+        format!("cnpg-mcp/{}", self.scope.component)
+    }
+
+    /// Operations this host does not carry out yet (with a cluster present).
+    fn not_yet(&self, operation: &str) -> Result<std::sync::Arc<crate::kube::KubeAccess>, K8sError> {
+        let _ = self.cluster()?;
+        Err(K8sError::Other(Status {
+            code: 0,
+            reason: "NotImplemented".into(),
+            message: format!("this server does not support `{operation}` yet"),
+            causes: Vec::new(),
+        }))
+    }
+
+    fn cluster(&self) -> Result<std::sync::Arc<crate::kube::KubeAccess>, K8sError> {
+        self.scope.kube.clone().ok_or_else(unavailable)
+    }
+
     /// The grant check for `verb` on `target` (`subresource` overrides the
     /// target's own, for operations such as logs).
     fn authorize(&self, verb: &str, target: &ObjectRef, subresource: Option<&str>) -> Result<(), K8sError> {
@@ -53,48 +128,88 @@ impl CallState {
 }
 
 impl k8s::Host for CallState {
-    async fn get(&mut self, target: ObjectRef) -> Result<String, K8sError> {
-        self.authorize("get", &target, None)?;
-        Err(unavailable())
+    async fn get(&mut self, object: ObjectRef) -> Result<String, K8sError> {
+        self.authorize("get", &object, None)?;
+        self.cluster()?.get(&target(&object)).await.map_err(classify)
     }
 
-    async fn list(&mut self, target: ObjectRef, _options: ListOptions) -> Result<String, K8sError> {
-        self.authorize("list", &target, None)?;
-        Err(unavailable())
+    async fn list(&mut self, object: ObjectRef, options: ListOptions) -> Result<String, K8sError> {
+        self.authorize("list", &object, None)?;
+        self.cluster()?
+            .list(
+                &target(&object),
+                options.label_selector.as_deref(),
+                options.field_selector.as_deref(),
+                options.limit,
+                options.continue_token.as_deref(),
+            )
+            .await
+            .map_err(classify)
     }
 
-    async fn create(
-        &mut self,
-        target: ObjectRef,
-        _manifest: String,
-        _options: WriteOptions,
-    ) -> Result<String, K8sError> {
-        self.authorize("create", &target, None)?;
-        Err(unavailable())
+    async fn create(&mut self, object: ObjectRef, manifest: String, options: WriteOptions) -> Result<String, K8sError> {
+        self.authorize("create", &object, None)?;
+        let manager = self.manager();
+        self.cluster()?
+            .create(&target(&object), &manifest, &manager, options.dry_run)
+            .await
+            .map_err(classify)
     }
 
     async fn replace(
         &mut self,
-        target: ObjectRef,
-        _manifest: String,
-        _options: WriteOptions,
+        object: ObjectRef,
+        manifest: String,
+        options: WriteOptions,
     ) -> Result<String, K8sError> {
-        self.authorize("update", &target, None)?;
-        Err(unavailable())
+        self.authorize("update", &object, None)?;
+        let manager = self.manager();
+        self.cluster()?
+            .replace(&target(&object), &manifest, &manager, options.dry_run)
+            .await
+            .map_err(classify)
     }
 
-    async fn patch(&mut self, target: ObjectRef, _body: PatchBody, _options: WriteOptions) -> Result<String, K8sError> {
-        self.authorize("patch", &target, None)?;
-        Err(unavailable())
+    async fn patch(&mut self, object: ObjectRef, body: PatchBody, options: WriteOptions) -> Result<String, K8sError> {
+        self.authorize("patch", &object, None)?;
+        let body = match body {
+            PatchBody::JsonPatch(text) => PatchKind::Json(json(&text)?),
+            PatchBody::MergePatch(text) => PatchKind::Merge(json(&text)?),
+            PatchBody::StrategicMerge(text) => PatchKind::StrategicMerge(json(&text)?),
+            PatchBody::Apply(apply) => PatchKind::Apply {
+                manifest: json(&apply.manifest)?,
+                force: apply.force,
+            },
+        };
+        let manager = self.manager();
+        self.cluster()?
+            .patch(&target(&object), body, &manager, options.dry_run)
+            .await
+            .map_err(classify)
     }
 
-    async fn delete(&mut self, target: ObjectRef, _options: DeleteOptions) -> Result<String, K8sError> {
-        self.authorize("delete", &target, None)?;
-        Err(unavailable())
+    async fn delete(&mut self, object: ObjectRef, options: DeleteOptions) -> Result<String, K8sError> {
+        self.authorize("delete", &object, None)?;
+        let propagation = options.propagation.map(|p| match p {
+            k8s::Propagation::Foreground => kube::api::PropagationPolicy::Foreground,
+            k8s::Propagation::Background => kube::api::PropagationPolicy::Background,
+            k8s::Propagation::Orphan => kube::api::PropagationPolicy::Orphan,
+        });
+        self.cluster()?
+            .delete(
+                &target(&object),
+                options.dry_run,
+                propagation,
+                options.uid,
+                options.resource_version,
+            )
+            .await
+            .map_err(classify)
     }
 
     async fn logs(&mut self, target: ObjectRef, _options: LogOptions) -> Result<String, K8sError> {
         self.authorize("get", &target, Some("log"))?;
+        self.not_yet("logs")?;
         Err(unavailable())
     }
 
@@ -110,6 +225,7 @@ impl k8s::Host for CallState {
             subresource: None,
         };
         self.authorize("list", &events, None)?;
+        self.not_yet("events")?;
         Err(unavailable())
     }
 
@@ -121,10 +237,12 @@ impl k8s::Host for CallState {
     ) -> Result<String, K8sError> {
         self.authorize("get", &target, None)?;
         self.authorize("watch", &target, None)?;
+        self.not_yet("wait-for")?;
         Err(unavailable())
     }
 
     async fn resolve_kind(&mut self, _api_version: String, _kind: String) -> Result<ResolvedKind, K8sError> {
+        self.not_yet("resolve-kind")?;
         Err(unavailable())
     }
 }
