@@ -64,3 +64,20 @@ fn an_explicit_kubeconfig_that_does_not_work_stops_the_start() {
     };
     assert!(log.contains("cannot configure Kubernetes access"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_info_reports_the_cloudnativepg_api_from_discovery() {
+    let bed = TestBed::shared().await;
+    let server = Server::start(&["--kubeconfig", bed.kubeconfig.to_str().unwrap()]);
+    let mut session = Session::open(server.port).await;
+    let result = session.call_tool("get_session_info", json!({})).await;
+    assert_eq!(result["isError"], json!(false), "{result}");
+    let kubernetes = &result["structuredContent"]["kubernetes"];
+    assert_eq!(kubernetes["reachable"], json!(true), "{result}");
+    assert_eq!(
+        kubernetes["cnpg_cluster_api"],
+        json!("postgresql.cnpg.io/v1 (clusters)"),
+        "{result}"
+    );
+    assert_eq!(result["structuredContent"]["caller"]["subject"], json!("local"));
+}

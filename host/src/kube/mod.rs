@@ -100,10 +100,26 @@ pub enum PatchKind {
     Apply { manifest: serde_json::Value, force: bool },
 }
 
+/// A kind found through discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kind {
+    pub group: String,
+    pub version: String,
+    pub resource: String,
+    pub kind: String,
+    pub namespaced: bool,
+}
+
+/// Largest log excerpt handed to a component, in bytes.
+pub const MAX_LOG_BYTES: i64 = 1024 * 1024;
+
 /// A connected client.
 #[derive(Clone)]
 pub struct KubeAccess {
     client: Client,
+    /// Discovery answers by "apiVersion/kind"; kinds do not change while
+    /// the server runs often enough to matter, and misses are not cached.
+    kinds: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Kind>>>,
 }
 
 impl KubeAccess {
@@ -123,6 +139,7 @@ impl KubeAccess {
         }
         Ok(KubeAccess {
             client: Client::try_from(config)?,
+            kinds: Default::default(),
         })
     }
 
@@ -300,5 +317,82 @@ impl KubeAccess {
             either::Either::Left(object) => Self::render(&object),
             either::Either::Right(status) => Self::render(&status),
         }
+    }
+
+    /// The resource serving `kind` in `api_version`, from discovery.
+    pub async fn resolve_kind(&self, api_version: &str, kind: &str) -> Result<Kind, KubeFailure> {
+        let key = format!("{api_version}/{kind}");
+        if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", api_version),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|error| match error {
+                kube::Error::Api(status) if status.code == 404 => KubeFailure {
+                    code: 404,
+                    reason: "NotFound".into(),
+                    message: format!("the API server does not serve {api_version} {kind}"),
+                    causes: Vec::new(),
+                },
+                kube::Error::Discovery(e) => KubeFailure {
+                    code: 404,
+                    reason: "NotFound".into(),
+                    message: e.to_string(),
+                    causes: Vec::new(),
+                },
+                other => failure(other),
+            })?;
+        let found = Kind {
+            group: resource.group,
+            version: resource.version,
+            resource: resource.plural,
+            kind: resource.kind,
+            namespaced: capabilities.scope == kube::discovery::Scope::Namespaced,
+        };
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(key, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// Events whose involvedObject is `target` (core/v1 events).
+    pub async fn events(&self, target: &Target) -> Result<String, KubeFailure> {
+        let name = Self::name(target)?;
+        let events = Target {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "events".into(),
+            namespace: target.namespace.clone(),
+            name: None,
+            subresource: None,
+        };
+        let selector = format!("involvedObject.name={name}");
+        self.list(&events, None, Some(&selector), Some(500), None).await
+    }
+
+    /// The last `tail_lines` of a pod's log, at most [`MAX_LOG_BYTES`].
+    pub async fn logs(
+        &self,
+        target: &Target,
+        container: Option<String>,
+        tail_lines: Option<u32>,
+        previous: bool,
+    ) -> Result<String, KubeFailure> {
+        let name = Self::name(target)?;
+        let namespace = target.namespace.as_deref().unwrap_or("default");
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(self.client.clone(), namespace);
+        let params = kube::api::LogParams {
+            container,
+            tail_lines: Some(i64::from(tail_lines.unwrap_or(200).min(10_000))),
+            limit_bytes: Some(MAX_LOG_BYTES),
+            previous,
+            ..kube::api::LogParams::default()
+        };
+        pods.logs(name, &params).await.map_err(failure)
     }
 }

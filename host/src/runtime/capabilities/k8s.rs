@@ -207,26 +207,32 @@ impl k8s::Host for CallState {
             .map_err(classify)
     }
 
-    async fn logs(&mut self, target: ObjectRef, _options: LogOptions) -> Result<String, K8sError> {
-        self.authorize("get", &target, Some("log"))?;
-        self.not_yet("logs")?;
-        Err(unavailable())
+    async fn logs(&mut self, object: ObjectRef, options: LogOptions) -> Result<String, K8sError> {
+        self.authorize("get", &object, Some("log"))?;
+        self.cluster()?
+            .logs(
+                &target(&object),
+                options.container,
+                options.tail_lines,
+                options.previous,
+            )
+            .await
+            .map_err(classify)
     }
 
-    async fn events(&mut self, target: ObjectRef) -> Result<String, K8sError> {
+    async fn events(&mut self, object: ObjectRef) -> Result<String, K8sError> {
         let events = ObjectRef {
             type_: k8s::ResourceType {
                 group: String::new(),
                 version: "v1".into(),
                 resource: "events".into(),
             },
-            namespace: target.namespace.clone(),
+            namespace: object.namespace.clone(),
             name: None,
             subresource: None,
         };
         self.authorize("list", &events, None)?;
-        self.not_yet("events")?;
-        Err(unavailable())
+        self.cluster()?.events(&target(&object)).await.map_err(classify)
     }
 
     async fn wait_for(
@@ -241,8 +247,20 @@ impl k8s::Host for CallState {
         Err(unavailable())
     }
 
-    async fn resolve_kind(&mut self, _api_version: String, _kind: String) -> Result<ResolvedKind, K8sError> {
-        self.not_yet("resolve-kind")?;
-        Err(unavailable())
+    async fn resolve_kind(&mut self, api_version: String, kind: String) -> Result<ResolvedKind, K8sError> {
+        let found = self
+            .cluster()?
+            .resolve_kind(&api_version, &kind)
+            .await
+            .map_err(classify)?;
+        Ok(ResolvedKind {
+            type_: k8s::ResourceType {
+                group: found.group,
+                version: found.version,
+                resource: found.resource,
+            },
+            kind: found.kind,
+            namespaced: found.namespaced,
+        })
     }
 }
