@@ -16,6 +16,10 @@ pub struct Caller {
     pub groups: Vec<String>,
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
+    /// Established by a validated token (not the local operator). Only a
+    /// verified caller is impersonated towards Kubernetes.
+    #[serde(skip)]
+    pub verified: bool,
 }
 
 impl Caller {
@@ -29,6 +33,7 @@ impl Caller {
             groups: Vec::new(),
             client_id: None,
             scopes: Vec::new(),
+            verified: false,
         }
     }
 }

@@ -106,6 +106,21 @@ pub struct ServeArgs {
     /// Kubeconfig context to use.
     #[arg(long, env = "CNPG_MCP_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
+    /// Limit for one Kubernetes API request, in seconds; a slower answer
+    /// is a `timeout` error for the tool.
+    #[arg(long, env = "CNPG_MCP_KUBE_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub kube_timeout_seconds: u64,
+    /// Send every Kubernetes request of a tool call as the verified caller
+    /// (Impersonate-User/-Group), so the cluster's RBAC decides per user.
+    /// Calls without a verified caller (stdio, no auth) run as the server.
+    #[arg(long, env = "CNPG_MCP_IMPERSONATE", default_value_t = false)]
+    pub impersonate: bool,
+    /// Prefix for impersonated user names, e.g. `oidc:`.
+    #[arg(long, env = "CNPG_MCP_IMPERSONATE_USER_PREFIX", default_value = "")]
+    pub impersonate_user_prefix: String,
+    /// Prefix for impersonated group names, e.g. `oidc:`.
+    #[arg(long, env = "CNPG_MCP_IMPERSONATE_GROUP_PREFIX", default_value = "")]
+    pub impersonate_group_prefix: String,
     /// Items per page in list results.
     #[arg(long, env = "MCP_PAGE_SIZE", default_value_t = 100)]
     pub page_size: usize,

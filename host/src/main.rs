@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve MCP over Streamable HTTP (default) or stdio.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with tool components.
     Components {
         #[command(subcommand)]
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => server::serve(args).await,
+            Command::Serve(args) => server::serve(*args).await,
             Command::Components {
                 command: ComponentsCommand::List(args),
             } => {

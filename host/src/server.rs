@@ -60,13 +60,21 @@ async fn connect_kubernetes(runtime: &Runtime, args: &ServeArgs) -> anyhow::Resu
     let settings = crate::kube::KubeSettings {
         kubeconfig: args.kubeconfig.clone(),
         context: args.kube_context.clone(),
-        request_timeout: Some(Duration::from_secs(30)),
+        request_timeout: Some(Duration::from_secs(args.kube_timeout_seconds.max(1))),
+        impersonation: args.impersonate.then(|| crate::kube::ImpersonationSettings {
+            user_prefix: args.impersonate_user_prefix.clone(),
+            group_prefix: args.impersonate_group_prefix.clone(),
+        }),
     };
     let explicit = settings.kubeconfig.is_some() || settings.context.is_some();
     match crate::kube::KubeAccess::connect(&settings).await {
         Ok(access) => {
+            tracing::info!(
+                default_namespace = access.default_namespace(),
+                impersonation = access.impersonation().is_some(),
+                "Kubernetes access configured"
+            );
             runtime.set_kube(access);
-            tracing::info!("Kubernetes access configured");
             Ok(())
         }
         Err(error) if explicit => Err(error.context("cannot configure Kubernetes access")),

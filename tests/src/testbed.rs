@@ -39,11 +39,20 @@ pub struct TestBed {
     pub server: String,
     /// Admin kubeconfig (client certificate in `system:masters`).
     pub kubeconfig: PathBuf,
-    /// Folder with certificates, keys, etcd data.
+    /// Folder with certificates, keys, etcd data, the API server's audit log.
     pub dir: PathBuf,
-    pids: Vec<u32>,
+    etcd_pid: u32,
+    api_pid: std::sync::atomic::AtomicU32,
+    api_port: u16,
+    /// How kube-apiserver was started, to start it again.
+    api_command: (PathBuf, Vec<String>),
     _keep: TempDir,
 }
+
+/// Audit policy of the test bed: every request at Metadata level, so tests
+/// can assert which requests reached the API server and as whom.
+const AUDIT_POLICY: &str =
+    "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n";
 
 static SHARED: OnceCell<TestBed> = OnceCell::const_new();
 static CLEANUP: std::sync::OnceLock<(Vec<u32>, PathBuf)> = std::sync::OnceLock::new();
@@ -218,7 +227,7 @@ impl TestBed {
         SHARED
             .get_or_init(|| async {
                 let bed = TestBed::start().await.unwrap_or_else(|e| panic!("test bed: {e:#}"));
-                let _ = CLEANUP.set((bed.pids.clone(), bed.dir.clone()));
+                let _ = CLEANUP.set((bed.pids(), bed.dir.clone()));
                 // SAFETY: registers a plain `extern "C"` function with no
                 // captured state; it only reads a static set before.
                 unsafe {
@@ -242,6 +251,7 @@ impl TestBed {
             ("serving.key", &pki.serving_key),
             ("sa.key", &pki.sa_key),
             ("sa.pub", &pki.sa_pub),
+            ("audit-policy.yaml", &AUDIT_POLICY.to_string()),
         ] {
             std::fs::write(dir.join(name), text)?;
         }
@@ -270,38 +280,28 @@ impl TestBed {
             Duration::from_secs(30),
         )?;
 
-        let api_log = dir.join("kube-apiserver.log");
-        let mut api = Command::new(&apiserver_bin);
-        api.arg(format!("--etcd-servers=http://127.0.0.1:{etcd_port}"))
-            .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
-            .arg(format!("--secure-port={api_port}"))
-            .arg(format!("--tls-cert-file={}", dir.join("serving.crt").display()))
-            .arg(format!("--tls-private-key-file={}", dir.join("serving.key").display()))
-            .arg(format!("--client-ca-file={}", dir.join("ca.crt").display()))
-            .arg(format!("--service-account-issuer=https://127.0.0.1:{api_port}"))
-            .arg(format!("--service-account-key-file={}", dir.join("sa.pub").display()))
-            .arg(format!(
-                "--service-account-signing-key-file={}",
-                dir.join("sa.key").display()
-            ))
-            .args([
-                "--authorization-mode=RBAC",
-                "--service-cluster-ip-range=10.96.0.0/16",
-                "--disable-admission-plugins=ServiceAccount",
-                "--allow-privileged=true",
-                "--v=1",
-            ])
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&api_log)?)
-            .stderr(std::fs::File::create(api_log.with_extension("err.log"))?);
-        let mut api = spawn_kept(api)?;
-        wait_for_port(
-            api_port,
-            &mut api,
-            "kube-apiserver",
-            &api_log.with_extension("err.log"),
-            Duration::from_secs(90),
-        )?;
+        let args: Vec<String> = vec![
+            format!("--etcd-servers=http://127.0.0.1:{etcd_port}"),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={api_port}"),
+            format!("--tls-cert-file={}", dir.join("serving.crt").display()),
+            format!("--tls-private-key-file={}", dir.join("serving.key").display()),
+            format!("--client-ca-file={}", dir.join("ca.crt").display()),
+            format!("--service-account-issuer=https://127.0.0.1:{api_port}"),
+            format!("--service-account-key-file={}", dir.join("sa.pub").display()),
+            format!("--service-account-signing-key-file={}", dir.join("sa.key").display()),
+            format!("--audit-policy-file={}", dir.join("audit-policy.yaml").display()),
+            format!("--audit-log-path={}", dir.join("audit.log").display()),
+            "--audit-log-mode=blocking".into(),
+            "--audit-log-format=json".into(),
+            "--authorization-mode=RBAC".into(),
+            "--service-cluster-ip-range=10.96.0.0/16".into(),
+            "--disable-admission-plugins=ServiceAccount".into(),
+            "--allow-privileged=true".into(),
+            "--v=1".into(),
+        ];
+        let api_pid = spawn_apiserver(&apiserver_bin, &args, &dir, api_port)?;
 
         let server = format!("https://127.0.0.1:{api_port}");
         let kubeconfig = dir.join("kubeconfig");
@@ -318,13 +318,15 @@ impl TestBed {
             server,
             kubeconfig,
             dir,
-            pids: vec![etcd.id(), api.id()],
+            etcd_pid: etcd.id(),
+            api_pid: std::sync::atomic::AtomicU32::new(api_pid),
+            api_port,
+            api_command: (apiserver_bin, args),
             _keep: keep,
         };
-        // The children stay owned by the keeper (killed with the process);
-        // forget the handles without waiting.
+        // The child stays owned by the keeper (killed with the process);
+        // forget the handle without waiting.
         std::mem::forget(etcd);
-        std::mem::forget(api);
 
         let client = bed.client().await?;
         bed.wait_ready(&client, started + Duration::from_secs(120)).await?;
@@ -440,9 +442,170 @@ impl TestBed {
     }
 
     /// PIDs of etcd and kube-apiserver.
-    pub fn pids(&self) -> &[u32] {
-        &self.pids
+    pub fn pids(&self) -> Vec<u32> {
+        vec![self.etcd_pid, self.api_pid.load(std::sync::atomic::Ordering::SeqCst)]
     }
+
+    fn signal_apiserver(&self, signal: libc::c_int) {
+        let pid = self.api_pid.load(std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: signals a child process this test bed started.
+        unsafe {
+            libc::kill(pid as libc::pid_t, signal);
+        }
+    }
+
+    /// Kills kube-apiserver (etcd keeps running) and waits until its port
+    /// refuses connections. Only for a private bed ([`TestBed::start`]).
+    pub fn stop_apiserver(&self) {
+        self.signal_apiserver(libc::SIGKILL);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.api_port)).is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Freezes kube-apiserver (SIGSTOP): connections are accepted by the
+    /// kernel but never answered, like a hung server.
+    pub fn pause_apiserver(&self) {
+        self.signal_apiserver(libc::SIGSTOP);
+    }
+
+    pub fn resume_apiserver(&self) {
+        self.signal_apiserver(libc::SIGCONT);
+    }
+
+    /// Starts kube-apiserver again on the same port and waits until ready.
+    pub async fn start_apiserver(&self) -> anyhow::Result<()> {
+        let (bin, args) = &self.api_command;
+        let pid = spawn_apiserver(bin, args, &self.dir, self.api_port)?;
+        self.api_pid.store(pid, std::sync::atomic::Ordering::SeqCst);
+        let client = self.client().await?;
+        self.wait_ready(&client, Instant::now() + Duration::from_secs(90)).await
+    }
+
+    /// The API server's audit events so far (one JSON object per request
+    /// that reached it).
+    pub fn audit_events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    }
+
+    /// A Role with `rules` in `namespace`, bound to `subject` (`User`,
+    /// `Group` or `ServiceAccount`, name).
+    pub async fn bind_role(
+        &self,
+        namespace: &str,
+        role: &str,
+        rules: serde_json::Value,
+        subject: (&str, &str),
+    ) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        let roles: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &rbac("Role", "roles"));
+        let bindings: Api<DynamicObject> =
+            Api::namespaced_with(client, namespace, &rbac("RoleBinding", "rolebindings"));
+        let role_object: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": {"name": role}, "rules": rules,
+        }))?;
+        roles.create(&PostParams::default(), &role_object).await?;
+        let (kind, name) = subject;
+        let mut subject = serde_json::json!({"kind": kind, "name": name});
+        if kind == "ServiceAccount" {
+            subject["namespace"] = serde_json::json!(namespace);
+        } else {
+            subject["apiGroup"] = serde_json::json!("rbac.authorization.k8s.io");
+        }
+        let binding: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": format!("{role}-binding")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [subject],
+        }))?;
+        bindings.create(&PostParams::default(), &binding).await?;
+        Ok(())
+    }
+
+    /// Creates a service account and returns a token for it from the
+    /// TokenRequest API.
+    pub async fn service_account_token(&self, namespace: &str, name: &str) -> anyhow::Result<String> {
+        use k8s_openapi::api::authentication::v1::TokenRequest;
+        use k8s_openapi::api::core::v1::ServiceAccount;
+        let api: Api<ServiceAccount> = Api::namespaced(self.client().await?, namespace);
+        let mut account = ServiceAccount::default();
+        account.metadata.name = Some(name.to_string());
+        match api.create(&PostParams::default(), &account).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(error) => return Err(error.into()),
+        }
+        let request: TokenRequest = serde_json::from_value(serde_json::json!({
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 3600},
+        }))?;
+        let issued = api.create_token_request(name, &PostParams::default(), &request).await?;
+        issued.status.map(|s| s.token).context("TokenRequest without a token")
+    }
+
+    /// A kubeconfig whose user authenticates with the bearer token in
+    /// `token_file` (re-read by the client when it changes).
+    pub fn kubeconfig_with_token_file(&self, token_file: &Path, namespace: &str) -> anyhow::Result<PathBuf> {
+        let ca = std::fs::read_to_string(self.dir.join("ca.crt"))?;
+        let path = token_file.with_extension("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: sa\n  user:\n    tokenFile: {}\ncontexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: sa\n    namespace: {namespace}\ncurrent-context: testbed\n",
+                self.server,
+                b64(&ca),
+                token_file.display()
+            ),
+        )?;
+        Ok(path)
+    }
+}
+
+impl Drop for TestBed {
+    /// A private bed stops its processes by PID (the shared one lives in a
+    /// static, is never dropped, and is stopped at exit).
+    fn drop(&mut self) {
+        for pid in self.pids() {
+            // SAFETY: signals child processes this test bed started.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn rbac(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "rbac.authorization.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "rbac.authorization.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Starts kube-apiserver with `args`, logging into `dir`, and waits for
+/// its port.
+fn spawn_apiserver(bin: &Path, args: &[String], dir: &Path, port: u16) -> anyhow::Result<u32> {
+    let api_log = dir.join("kube-apiserver.log");
+    let err_log = api_log.with_extension("err.log");
+    let mut api = Command::new(bin);
+    api.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::OpenOptions::new().create(true).append(true).open(&api_log)?)
+        .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&err_log)?);
+    let mut api = spawn_kept(api)?;
+    wait_for_port(port, &mut api, "kube-apiserver", &err_log, Duration::from_secs(90))?;
+    let pid = api.id();
+    // Owned by the keeper thread; killed by PID or with the test process.
+    std::mem::forget(api);
+    Ok(pid)
 }
 
 /// The `postgresql.cnpg.io/v1` Cluster resource.

@@ -1,18 +1,37 @@
 //! The Kubernetes client behind the `k8s` capability: credentials from a
-//! kubeconfig (or the in-cluster service account), the dynamic API, and
-//! errors that carry the API server's Status.
+//! kubeconfig or the in-cluster service account, requests built from the
+//! dynamic API, impersonation of the verified caller, bounded responses,
+//! and errors that carry the API server's Status.
 //!
 //! Knows nothing about components or WIT; the capability in
 //! `runtime/capabilities/k8s.rs` checks the grant and translates.
 
+mod journal;
+mod wait;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::BodyExt;
+use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams, PostParams};
+use kube::client::Body;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use kube::{Client, Config, Resource};
 
-/// Largest response handed to a component, in bytes.
-pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+pub use journal::{Journal, RequestRecord};
+pub use wait::WaitCondition;
+
+use crate::caller::Caller;
+
+/// Default cap on one response handed to a component, in bytes.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest log excerpt requested from the API server, in bytes.
+pub const MAX_LOG_BYTES: i64 = 1024 * 1024;
+
+/// Default limit for one API request when none is configured.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the server reaches the API server.
 #[derive(Debug, Clone, Default)]
@@ -21,8 +40,45 @@ pub struct KubeSettings {
     /// in-cluster service account, in that order.
     pub kubeconfig: Option<std::path::PathBuf>,
     pub context: Option<String>,
-    /// Limit for one API request.
+    /// Limit for one API request (default 30 s).
     pub request_timeout: Option<Duration>,
+    /// Act as the verified caller (`Impersonate-User`/`Impersonate-Group`).
+    pub impersonation: Option<ImpersonationSettings>,
+}
+
+/// How a verified caller becomes a Kubernetes identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImpersonationSettings {
+    /// Prepended to the user name, e.g. `oidc:`.
+    pub user_prefix: String,
+    /// Prepended to every group, e.g. `oidc:`.
+    pub group_prefix: String,
+}
+
+/// The identity one call acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Impersonate {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+impl ImpersonationSettings {
+    /// The identity for `caller`, or `None` when the call runs as the
+    /// server's own identity (no verified caller).
+    pub fn identity_for(&self, caller: &Caller) -> Option<Impersonate> {
+        if !caller.verified {
+            return None;
+        }
+        let name = caller.username.as_deref().unwrap_or(&caller.subject);
+        Some(Impersonate {
+            user: format!("{}{name}", self.user_prefix),
+            groups: caller
+                .groups
+                .iter()
+                .map(|group| format!("{}{group}", self.group_prefix))
+                .collect(),
+        })
+    }
 }
 
 /// One object or collection.
@@ -34,6 +90,42 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
+}
+
+impl Target {
+    /// `group/resource[/subresource]` as audit records show it.
+    pub fn describe(&self) -> String {
+        let group = if self.group.is_empty() { "core" } else { &self.group };
+        match &self.subresource {
+            Some(sub) => format!("{group}/{}/{sub}", self.resource),
+            None => format!("{group}/{}", self.resource),
+        }
+    }
+
+    fn api_resource(&self) -> ApiResource {
+        let api_version = if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        };
+        ApiResource {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            api_version,
+            kind: String::new(),
+            plural: self.resource.clone(),
+        }
+    }
+
+    fn request(&self) -> kube::core::Request {
+        kube::core::Request::new(DynamicObject::url_path(&self.api_resource(), self.namespace.as_deref()))
+    }
+
+    fn name(&self) -> Result<&str, KubeFailure> {
+        self.name
+            .as_deref()
+            .ok_or_else(|| KubeFailure::local("BadRequest", "this operation needs a name".into()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +146,7 @@ pub struct KubeFailure {
 }
 
 impl KubeFailure {
-    fn local(reason: &str, message: String) -> Self {
+    pub fn local(reason: &str, message: String) -> Self {
         KubeFailure {
             code: 0,
             reason: reason.into(),
@@ -62,33 +154,79 @@ impl KubeFailure {
             causes: Vec::new(),
         }
     }
+
+    /// From an error answer of the API server: its Status when the body is
+    /// one, else the code and the start of the body.
+    fn from_answer(code: StatusCode, body: &[u8]) -> Self {
+        if let Ok(status) = serde_json::from_slice::<kube::core::Status>(body)
+            && (status.code != 0 || !status.message.is_empty())
+        {
+            return KubeFailure {
+                code: code.as_u16(),
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+                causes: status
+                    .details
+                    .map(|d| {
+                        d.causes
+                            .into_iter()
+                            .map(|c| Cause {
+                                reason: c.reason,
+                                message: c.message,
+                                field: c.field,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            };
+        }
+        let text = String::from_utf8_lossy(&body[..body.len().min(512)]).trim().to_string();
+        KubeFailure {
+            code: code.as_u16(),
+            reason: code.canonical_reason().unwrap_or("Unknown").replace(' ', ""),
+            message: if text.is_empty() {
+                format!("the API server answered {code}")
+            } else {
+                text
+            },
+            causes: Vec::new(),
+        }
+    }
+
+    fn too_large(limit: usize) -> Self {
+        KubeFailure::local(
+            "TooLarge",
+            format!("the API server's answer is larger than the {limit} bytes this component may receive"),
+        )
+    }
+
+    fn timeout(limit: Duration) -> Self {
+        KubeFailure::local(
+            "Timeout",
+            format!("the API server did not answer within {} ms", limit.as_millis()),
+        )
+    }
 }
 
-fn failure(error: kube::Error) -> KubeFailure {
-    match error {
-        kube::Error::Api(status) => KubeFailure {
-            code: status.code,
-            reason: status.reason.clone(),
-            message: status.message.clone(),
-            causes: status
-                .details
-                .map(|d| {
-                    d.causes
-                        .into_iter()
-                        .map(|c| Cause {
-                            reason: c.reason,
-                            message: c.message,
-                            field: c.field,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-        },
-        other => KubeFailure::local(
-            "Unavailable",
-            format!("cannot reach the Kubernetes API server: {other}"),
-        ),
+/// A transport error (no HTTP answer): timeouts are `Timeout`, the rest
+/// `Unavailable`.
+fn transport_failure(error: &(dyn std::error::Error + 'static)) -> KubeFailure {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return KubeFailure::local("Timeout", format!("the API server did not answer in time: {error}"));
+        }
+        source = current.source();
     }
+    let mut message = format!("cannot reach the Kubernetes API server: {error}");
+    let mut source = error.source();
+    while let Some(current) = source {
+        message.push_str(&format!(": {current}"));
+        source = current.source();
+    }
+    KubeFailure::local("Unavailable", message)
 }
 
 /// Patch bodies the dynamic API accepts.
@@ -110,19 +248,28 @@ pub struct Kind {
     pub namespaced: bool,
 }
 
-/// Largest log excerpt handed to a component, in bytes.
-pub const MAX_LOG_BYTES: i64 = 1024 * 1024;
+/// Options of a delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub dry_run: bool,
+    pub propagation: Option<kube::api::PropagationPolicy>,
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
 
-/// A connected client.
-#[derive(Clone)]
+/// A connected client, shared by every call.
 pub struct KubeAccess {
     client: Client,
-    /// Discovery answers by "apiVersion/kind"; kinds do not change while
-    /// the server runs often enough to matter, and misses are not cached.
-    kinds: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Kind>>>,
+    default_namespace: String,
+    request_timeout: Duration,
+    impersonation: Option<ImpersonationSettings>,
+    /// Discovery answers by "apiVersion/kind"; misses are not cached.
+    kinds: std::sync::Mutex<std::collections::HashMap<String, Kind>>,
 }
 
 impl KubeAccess {
+    /// Builds the client. Nothing is sent yet: an API server that is down
+    /// at start only makes calls answer `unavailable`.
     pub async fn connect(settings: &KubeSettings) -> anyhow::Result<Self> {
         let options = KubeConfigOptions {
             context: settings.context.clone(),
@@ -133,67 +280,223 @@ impl KubeAccess {
             None if settings.context.is_some() => Config::from_kubeconfig(&options).await?,
             None => Config::infer().await?,
         };
-        if let Some(timeout) = settings.request_timeout {
-            config.read_timeout = Some(timeout);
-            config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
-        }
+        let timeout = settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        config.read_timeout = Some(timeout);
+        config.write_timeout = Some(timeout);
+        config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
+        let default_namespace = config.default_namespace.clone();
         Ok(KubeAccess {
             client: Client::try_from(config)?,
+            default_namespace,
+            request_timeout: timeout,
+            impersonation: settings.impersonation.clone(),
             kinds: Default::default(),
         })
     }
 
-    fn api(&self, target: &Target) -> Api<DynamicObject> {
-        let api_version = if target.group.is_empty() {
-            target.version.clone()
-        } else {
-            format!("{}/{}", target.group, target.version)
-        };
-        let resource = ApiResource {
-            group: target.group.clone(),
-            version: target.version.clone(),
-            api_version,
-            kind: String::new(),
-            plural: target.resource.clone(),
-        };
-        match &target.namespace {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
-            None => Api::all_with(self.client.clone(), &resource),
+    /// The namespace tools use when none is given: the in-cluster service
+    /// account's, else the kubeconfig context's, else `default`.
+    pub fn default_namespace(&self) -> &str {
+        &self.default_namespace
+    }
+
+    pub fn impersonation(&self) -> Option<&ImpersonationSettings> {
+        self.impersonation.as_ref()
+    }
+
+    /// The handle one call uses: acts as `caller` when impersonation is on,
+    /// caps answers at `max_response_bytes`, records every request.
+    pub fn for_call(self: &Arc<Self>, caller: &Caller, max_response_bytes: usize, journal: Arc<Journal>) -> KubeCall {
+        KubeCall {
+            access: self.clone(),
+            impersonate: self.impersonation.as_ref().and_then(|s| s.identity_for(caller)),
+            max_response_bytes,
+            journal,
         }
     }
 
-    fn name(target: &Target) -> Result<&str, KubeFailure> {
-        target
-            .name
-            .as_deref()
-            .ok_or_else(|| KubeFailure::local("BadRequest", "this operation needs a name".into()))
-    }
-
-    fn render<T: serde::Serialize>(value: &T) -> Result<String, KubeFailure> {
-        let text = serde_json::to_string(value).map_err(|e| KubeFailure::local("InternalError", e.to_string()))?;
-        if text.len() > MAX_RESPONSE_BYTES {
-            return Err(KubeFailure {
-                code: 0,
-                reason: "TooLarge".into(),
-                message: format!(
-                    "the response has {} bytes, more than the {MAX_RESPONSE_BYTES} allowed",
-                    text.len()
-                ),
+    /// The resource serving `kind` in `api_version`, from discovery.
+    pub async fn resolve_kind(&self, api_version: &str, kind: &str) -> Result<Kind, KubeFailure> {
+        let key = format!("{api_version}/{kind}");
+        if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
+            return Ok(found);
+        }
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", api_version),
+        };
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let discovered = tokio::time::timeout(self.request_timeout, kube::discovery::pinned_kind(&self.client, &gvk))
+            .await
+            .map_err(|_| KubeFailure::timeout(self.request_timeout))?;
+        let (resource, capabilities) = discovered.map_err(|error| match error {
+            kube::Error::Api(status) if status.code == 404 => KubeFailure {
+                code: 404,
+                reason: "NotFound".into(),
+                message: format!("the API server does not serve {api_version} {kind}"),
                 causes: Vec::new(),
-            });
+            },
+            kube::Error::Api(status) => KubeFailure {
+                code: status.code,
+                reason: status.reason.clone(),
+                message: status.message.clone(),
+                causes: Vec::new(),
+            },
+            kube::Error::Discovery(e) => KubeFailure {
+                code: 404,
+                reason: "NotFound".into(),
+                message: e.to_string(),
+                causes: Vec::new(),
+            },
+            other => transport_failure(&other),
+        })?;
+        let found = Kind {
+            group: resource.group,
+            version: resource.version,
+            resource: resource.plural,
+            kind: resource.kind,
+            namespaced: capabilities.scope == kube::discovery::Scope::Namespaced,
+        };
+        if let Ok(mut kinds) = self.kinds.lock() {
+            kinds.insert(key, found.clone());
         }
-        Ok(text)
+        Ok(found)
+    }
+}
+
+/// Kubernetes access for one call.
+pub struct KubeCall {
+    access: Arc<KubeAccess>,
+    impersonate: Option<Impersonate>,
+    max_response_bytes: usize,
+    journal: Arc<Journal>,
+}
+
+fn bad_request(error: impl std::fmt::Display) -> KubeFailure {
+    KubeFailure::local("BadRequest", error.to_string())
+}
+
+impl KubeCall {
+    pub fn access(&self) -> &Arc<KubeAccess> {
+        &self.access
+    }
+
+    /// The identity this call's requests carry, if impersonating.
+    pub fn impersonating(&self) -> Option<&Impersonate> {
+        self.impersonate.as_ref()
+    }
+
+    /// Adds the impersonation headers; the caller's token is never among
+    /// the headers (the client authenticates as the server).
+    pub fn prepare(&self, request: Request<Vec<u8>>) -> Result<Request<Body>, KubeFailure> {
+        let mut request = request.map(Body::from);
+        if let Some(identity) = &self.impersonate {
+            let headers = request.headers_mut();
+            let header = |value: &str| {
+                HeaderValue::from_str(value).map_err(|_| {
+                    KubeFailure::local(
+                        "BadRequest",
+                        "the caller's user or group name cannot be sent to the API server (invalid characters)".into(),
+                    )
+                })
+            };
+            headers.insert("impersonate-user", header(&identity.user)?);
+            for group in &identity.groups {
+                headers.append("impersonate-group", header(group)?);
+            }
+        }
+        Ok(request)
+    }
+
+    /// Sends one request and reads its answer, at most
+    /// `max_response_bytes`. Non-2xx answers become a [`KubeFailure`]
+    /// with the API server's Status. Every request is journaled.
+    async fn exchange(
+        &self,
+        verb: &'static str,
+        target: &Target,
+        request: Request<Vec<u8>>,
+    ) -> Result<bytes::Bytes, KubeFailure> {
+        let outcome = match self.prepare(request) {
+            Ok(request) => self.exchange_prepared(request).await,
+            Err(failure) => Err(failure),
+        };
+        let code = match &outcome {
+            Ok((code, _)) => code.as_u16(),
+            Err(failure) => failure.code,
+        };
+        self.journal.record(verb, target, code);
+        let (code, body) = outcome?;
+        if code.is_success() {
+            Ok(body)
+        } else {
+            Err(KubeFailure::from_answer(code, &body))
+        }
+    }
+
+    async fn exchange_prepared(&self, request: Request<Body>) -> Result<(StatusCode, bytes::Bytes), KubeFailure> {
+        let limit = self.access.request_timeout;
+        let max = self.max_response_bytes;
+        let work = async {
+            let response = self
+                .access
+                .client
+                .send(request)
+                .await
+                .map_err(|error| transport_failure(&error))?;
+            let code = response.status();
+            let body = read_bounded(response.into_body(), max).await?;
+            Ok((code, body))
+        };
+        tokio::time::timeout(limit, work)
+            .await
+            .map_err(|_| KubeFailure::timeout(limit))?
+    }
+
+    /// Starts a streaming request (watch); the body is read by the caller.
+    async fn open_stream(
+        &self,
+        verb: &'static str,
+        target: &Target,
+        request: Request<Vec<u8>>,
+    ) -> Result<Body, KubeFailure> {
+        let limit = self.access.request_timeout;
+        let request = self.prepare(request)?;
+        let sent = tokio::time::timeout(limit, self.access.client.send(request)).await;
+        let response = match sent {
+            Err(_) => {
+                self.journal.record(verb, target, 0);
+                return Err(KubeFailure::timeout(limit));
+            }
+            Ok(Err(error)) => {
+                self.journal.record(verb, target, 0);
+                return Err(transport_failure(&error));
+            }
+            Ok(Ok(response)) => response,
+        };
+        let code = response.status();
+        self.journal.record(verb, target, code.as_u16());
+        if code.is_success() {
+            return Ok(response.into_body());
+        }
+        let body = read_bounded(response.into_body(), 64 * 1024).await.unwrap_or_default();
+        Err(KubeFailure::from_answer(code, &body))
+    }
+
+    fn text(body: bytes::Bytes) -> Result<String, KubeFailure> {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| KubeFailure::local("InternalError", "the API server's answer is not UTF-8".into()))
     }
 
     pub async fn get(&self, target: &Target) -> Result<String, KubeFailure> {
-        let api = self.api(target);
-        let name = Self::name(target)?;
-        let object = match &target.subresource {
-            Some(sub) => api.get_subresource(sub, name).await,
-            None => api.get(name).await,
+        let name = target.name()?;
+        let builder = target.request();
+        let request = match &target.subresource {
+            Some(sub) => builder.get_subresource(sub, name),
+            None => builder.get(name, &Default::default()),
         }
-        .map_err(failure)?;
-        Self::render(&object)
+        .map_err(bad_request)?;
+        Self::text(self.exchange("get", target, request).await?)
     }
 
     pub async fn list(
@@ -211,13 +514,16 @@ impl KubeAccess {
             continue_token: continue_token.map(str::to_string),
             ..ListParams::default()
         };
-        let list = self.api(target).list(&params).await.map_err(failure)?;
-        Self::render(&list)
+        let request = target.request().list(&params).map_err(bad_request)?;
+        Self::text(self.exchange("list", target, request).await?)
     }
 
-    fn object(manifest: &str) -> Result<DynamicObject, KubeFailure> {
-        serde_json::from_str(manifest)
-            .map_err(|e| KubeFailure::local("BadRequest", format!("manifest is not a Kubernetes object: {e}")))
+    fn object(manifest: &str) -> Result<Vec<u8>, KubeFailure> {
+        // Checked here so a component gets a precise message instead of the
+        // API server's decoding error.
+        serde_json::from_str::<DynamicObject>(manifest)
+            .map_err(|e| bad_request(format!("manifest is not a Kubernetes object: {e}")))?;
+        Ok(manifest.as_bytes().to_vec())
     }
 
     pub async fn create(
@@ -231,12 +537,14 @@ impl KubeAccess {
             dry_run,
             field_manager: Some(manager.to_string()),
         };
-        let created = self
-            .api(target)
-            .create(&params, &Self::object(manifest)?)
-            .await
-            .map_err(failure)?;
-        Self::render(&created)
+        let builder = target.request();
+        let body = Self::object(manifest)?;
+        let request = match (&target.subresource, &target.name) {
+            (Some(sub), Some(name)) => builder.create_subresource(sub, name, &params, body),
+            _ => builder.create(&params, body),
+        }
+        .map_err(bad_request)?;
+        Self::text(self.exchange("create", target, request).await?)
     }
 
     pub async fn replace(
@@ -250,15 +558,15 @@ impl KubeAccess {
             dry_run,
             field_manager: Some(manager.to_string()),
         };
-        let name = Self::name(target)?;
-        let api = self.api(target);
-        let object = Self::object(manifest)?;
-        let replaced = match &target.subresource {
-            Some(sub) => api.replace_subresource(sub, name, &params, &object).await,
-            None => api.replace(name, &params, &object).await,
+        let name = target.name()?;
+        let builder = target.request();
+        let body = Self::object(manifest)?;
+        let request = match &target.subresource {
+            Some(sub) => builder.replace_subresource(sub, name, &params, body),
+            None => builder.replace(name, &params, body),
         }
-        .map_err(failure)?;
-        Self::render(&replaced)
+        .map_err(bad_request)?;
+        Self::text(self.exchange("update", target, request).await?)
     }
 
     pub async fn patch(
@@ -268,17 +576,16 @@ impl KubeAccess {
         manager: &str,
         dry_run: bool,
     ) -> Result<String, KubeFailure> {
-        let name = Self::name(target)?;
+        let name = target.name()?;
         let mut params = PatchParams {
             dry_run,
             field_manager: Some(manager.to_string()),
             ..PatchParams::default()
         };
         let patch: Patch<serde_json::Value> = match body {
-            PatchKind::Json(value) => Patch::Json(
-                serde_json::from_value(value)
-                    .map_err(|e| KubeFailure::local("BadRequest", format!("invalid JSON patch: {e}")))?,
-            ),
+            PatchKind::Json(value) => {
+                Patch::Json(serde_json::from_value(value).map_err(|e| bad_request(format!("invalid JSON patch: {e}")))?)
+            }
             PatchKind::Merge(value) => Patch::Merge(value),
             PatchKind::StrategicMerge(value) => Patch::Strategic(value),
             PatchKind::Apply { manifest, force } => {
@@ -286,83 +593,35 @@ impl KubeAccess {
                 Patch::Apply(manifest)
             }
         };
-        let api = self.api(target);
-        let patched = match &target.subresource {
-            Some(sub) => api.patch_subresource(sub, name, &params, &patch).await,
-            None => api.patch(name, &params, &patch).await,
+        let builder = target.request();
+        let request = match &target.subresource {
+            Some(sub) => builder.patch_subresource(sub, name, &params, &patch),
+            None => builder.patch(name, &params, &patch),
         }
-        .map_err(failure)?;
-        Self::render(&patched)
+        .map_err(bad_request)?;
+        Self::text(self.exchange("patch", target, request).await?)
     }
 
-    pub async fn delete(
-        &self,
-        target: &Target,
-        dry_run: bool,
-        propagation: Option<kube::api::PropagationPolicy>,
-        uid: Option<String>,
-        resource_version: Option<String>,
-    ) -> Result<String, KubeFailure> {
-        let name = Self::name(target)?;
+    pub async fn delete(&self, target: &Target, options: DeleteOptions) -> Result<String, KubeFailure> {
+        let name = target.name()?;
         let preconditions =
-            (uid.is_some() || resource_version.is_some()).then_some(kube::api::Preconditions { uid, resource_version });
+            (options.uid.is_some() || options.resource_version.is_some()).then_some(kube::api::Preconditions {
+                uid: options.uid,
+                resource_version: options.resource_version,
+            });
         let params = DeleteParams {
-            dry_run,
-            propagation_policy: propagation,
+            dry_run: options.dry_run,
+            propagation_policy: options.propagation,
             preconditions,
             ..DeleteParams::default()
         };
-        let outcome = self.api(target).delete(name, &params).await.map_err(failure)?;
-        match outcome {
-            either::Either::Left(object) => Self::render(&object),
-            either::Either::Right(status) => Self::render(&status),
-        }
-    }
-
-    /// The resource serving `kind` in `api_version`, from discovery.
-    pub async fn resolve_kind(&self, api_version: &str, kind: &str) -> Result<Kind, KubeFailure> {
-        let key = format!("{api_version}/{kind}");
-        if let Some(found) = self.kinds.lock().ok().and_then(|k| k.get(&key).cloned()) {
-            return Ok(found);
-        }
-        let (group, version) = match api_version.split_once('/') {
-            Some((group, version)) => (group, version),
-            None => ("", api_version),
-        };
-        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
-        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &gvk)
-            .await
-            .map_err(|error| match error {
-                kube::Error::Api(status) if status.code == 404 => KubeFailure {
-                    code: 404,
-                    reason: "NotFound".into(),
-                    message: format!("the API server does not serve {api_version} {kind}"),
-                    causes: Vec::new(),
-                },
-                kube::Error::Discovery(e) => KubeFailure {
-                    code: 404,
-                    reason: "NotFound".into(),
-                    message: e.to_string(),
-                    causes: Vec::new(),
-                },
-                other => failure(other),
-            })?;
-        let found = Kind {
-            group: resource.group,
-            version: resource.version,
-            resource: resource.plural,
-            kind: resource.kind,
-            namespaced: capabilities.scope == kube::discovery::Scope::Namespaced,
-        };
-        if let Ok(mut kinds) = self.kinds.lock() {
-            kinds.insert(key, found.clone());
-        }
-        Ok(found)
+        let request = target.request().delete(name, &params).map_err(bad_request)?;
+        Self::text(self.exchange("delete", target, request).await?)
     }
 
     /// Events whose involvedObject is `target` (core/v1 events).
     pub async fn events(&self, target: &Target) -> Result<String, KubeFailure> {
-        let name = Self::name(target)?;
+        let name = target.name()?;
         let events = Target {
             group: String::new(),
             version: "v1".into(),
@@ -383,16 +642,88 @@ impl KubeAccess {
         tail_lines: Option<u32>,
         previous: bool,
     ) -> Result<String, KubeFailure> {
-        let name = Self::name(target)?;
-        let namespace = target.namespace.as_deref().unwrap_or("default");
-        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(self.client.clone(), namespace);
-        let params = kube::api::LogParams {
+        let name = target.name()?;
+        let pods = Target {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
+            subresource: Some("log".into()),
+        };
+        let params = LogParams {
             container,
             tail_lines: Some(i64::from(tail_lines.unwrap_or(200).min(10_000))),
-            limit_bytes: Some(MAX_LOG_BYTES),
+            limit_bytes: Some(MAX_LOG_BYTES.min(self.max_response_bytes as i64)),
             previous,
-            ..kube::api::LogParams::default()
+            ..LogParams::default()
         };
-        pods.logs(name, &params).await.map_err(failure)
+        let mut base = pods.clone();
+        base.name = None;
+        base.subresource = None;
+        let request = base.request().logs(name, &params).map_err(bad_request)?;
+        let body = self.exchange("get", &pods, request).await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// Reads a body of at most `max` bytes; larger answers stop with
+/// `TooLarge` without reading the rest.
+async fn read_bounded(body: Body, max: usize) -> Result<bytes::Bytes, KubeFailure> {
+    match http_body_util::Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(KubeFailure::too_large(max)),
+        Err(error) => Err(transport_failure(error.as_ref())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verified(subject: &str, username: Option<&str>, groups: &[&str]) -> Caller {
+        Caller {
+            subject: subject.into(),
+            issuer: "https://idp.example".into(),
+            username: username.map(str::to_string),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            client_id: None,
+            scopes: Vec::new(),
+            verified: true,
+        }
+    }
+
+    #[test]
+    fn identity_uses_the_username_then_the_subject_with_prefixes() {
+        let settings = ImpersonationSettings {
+            user_prefix: "oidc:".into(),
+            group_prefix: "oidc:".into(),
+        };
+        let identity = settings
+            .identity_for(&verified("u-1", Some("alice"), &["dba", "dev"]))
+            .unwrap();
+        assert_eq!(identity.user, "oidc:alice");
+        assert_eq!(identity.groups, vec!["oidc:dba", "oidc:dev"]);
+        let identity = settings.identity_for(&verified("u-2", None, &[])).unwrap();
+        assert_eq!(identity.user, "oidc:u-2");
+        assert!(identity.groups.is_empty());
+    }
+
+    #[test]
+    fn the_local_operator_is_never_impersonated() {
+        assert_eq!(ImpersonationSettings::default().identity_for(&Caller::local()), None);
+    }
+
+    #[test]
+    fn status_bodies_become_failures_with_their_causes() {
+        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Cluster.postgresql.cnpg.io \"x\" is invalid","reason":"Invalid","details":{"causes":[{"reason":"FieldValueInvalid","message":"bad","field":"spec.instances"}]},"code":422}"#;
+        let failure = KubeFailure::from_answer(StatusCode::UNPROCESSABLE_ENTITY, body);
+        assert_eq!(failure.code, 422);
+        assert_eq!(failure.reason, "Invalid");
+        assert_eq!(failure.causes[0].field, "spec.instances");
+        let failure = KubeFailure::from_answer(StatusCode::BAD_GATEWAY, b"upstream connect error");
+        assert_eq!(failure.code, 502);
+        assert_eq!(failure.reason, "BadGateway");
+        assert_eq!(failure.message, "upstream connect error");
     }
 }

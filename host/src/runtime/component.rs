@@ -292,6 +292,8 @@ fn load_scope(
         config,
         grant,
         kube: None,
+        journal: Default::default(),
+        max_list_items: 0,
         peer: Arc::new(DiscardingPeer),
     })
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_MEMORY_MIB: u64 = 64;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CPU: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_LIST_ITEMS: u32 = 500;
 
 /// A parsed grant file. Unknown keys are an error: a misspelt limit must
 /// not silently fall back to a default.
@@ -38,6 +39,13 @@ pub struct LimitsGrant {
     /// CPU time the guest may spend executing per call, in milliseconds
     /// (default 10000), measured in epoch ticks.
     pub cpu_ms: Option<u64>,
+    /// Most items one Kubernetes list may return (default 500): the host
+    /// lowers a larger or missing `limit` to this and the component pages
+    /// with the continue token.
+    pub max_list_items: Option<u32>,
+    /// Largest Kubernetes answer handed to the component, in bytes
+    /// (default 8 MiB); larger answers are `too-large`.
+    pub max_response_bytes: Option<u64>,
 }
 
 /// One allow rule: verbs x API groups x resources x namespaces x names.
@@ -52,6 +60,11 @@ pub struct KubernetesRule {
     pub namespaces: Vec<String>,
     #[serde(default)]
     pub names: Vec<String>,
+    /// For rules naming `secrets`: hand over the Secret's `data`. Without
+    /// it the host strips `data`, `stringData` and the last-applied
+    /// annotation from every Secret the component receives.
+    #[serde(default)]
+    pub secret_data: bool,
 }
 
 /// Effective limits of one component.
@@ -60,6 +73,8 @@ pub struct CallLimits {
     pub memory_bytes: u64,
     pub timeout: Duration,
     pub cpu: Duration,
+    pub max_list_items: u32,
+    pub max_response_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +96,11 @@ impl ComponentGrant {
         let limits = &self.limits;
         if limits.memory_mib == Some(0) {
             return Err(GrantError::Invalid("limits.memory_mib must be at least 1".into()));
+        }
+        if limits.max_list_items == Some(0) || limits.max_response_bytes.is_some_and(|b| b < 1024) {
+            return Err(GrantError::Invalid(
+                "limits.max_list_items must be positive and limits.max_response_bytes at least 1024".into(),
+            ));
         }
         if limits.timeout_ms == Some(0) || limits.cpu_ms == Some(0) {
             return Err(GrantError::Invalid(
@@ -109,6 +129,13 @@ impl ComponentGrant {
             memory_bytes: memory.min(engine_max_memory),
             timeout: self.limits.timeout_ms.map_or(DEFAULT_TIMEOUT, Duration::from_millis),
             cpu: self.limits.cpu_ms.map_or(DEFAULT_CPU, Duration::from_millis),
+            max_list_items: self.limits.max_list_items.unwrap_or(DEFAULT_MAX_LIST_ITEMS),
+            max_response_bytes: self
+                .limits
+                .max_response_bytes
+                .map_or(crate::kube::DEFAULT_MAX_RESPONSE_BYTES, |b| {
+                    usize::try_from(b).unwrap_or(usize::MAX)
+                }),
         }
     }
 }

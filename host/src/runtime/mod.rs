@@ -116,6 +116,27 @@ pub enum CallError {
     ResourceNotFound(String),
 }
 
+impl CallError {
+    /// Short name of the outcome, for audit records and metrics.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            CallError::UnknownTool(_) => "unknown-tool",
+            CallError::InvalidArguments { .. } => "invalid-arguments",
+            CallError::Overloaded(_) => "overloaded",
+            CallError::Timeout { .. } => "timeout",
+            CallError::CpuExhausted { .. } => "cpu-exhausted",
+            CallError::OutOfMemory { .. } => "out-of-memory",
+            CallError::Trapped { .. } => "trapped",
+            CallError::Tool { .. } => "tool-error",
+            CallError::BadOutput { .. } => "bad-output",
+            CallError::InputRequired(_) => "input-required",
+            CallError::MissingClientCapability(_) => "missing-client-capability",
+            CallError::UnknownPrompt(_) => "unknown-prompt",
+            CallError::ResourceNotFound(_) => "resource-not-found",
+        }
+    }
+}
+
 /// The runtime: engine, linker, loaded components, admission control.
 pub struct Runtime {
     engine: Engine,
@@ -218,12 +239,48 @@ impl Runtime {
     }
 
     /// Calls a tool. Arguments are validated against the tool's input
-    /// schema before anything is instantiated.
+    /// schema before anything is instantiated. Every call leaves one audit
+    /// record (target `cnpg_mcp::audit`): caller, tool, outcome, duration
+    /// and the Kubernetes requests it made.
     pub async fn call_tool(
         &self,
         name: &str,
         arguments: serde_json::Map<String, serde_json::Value>,
         request: CallRequest,
+    ) -> Result<ToolOutcome, CallError> {
+        let started = Instant::now();
+        let caller = request.caller.clone();
+        let request_id = request.request_id.clone();
+        let journal = Arc::new(crate::kube::Journal::default());
+        let result = self.call_tool_inner(name, arguments, request, journal.clone()).await;
+        let outcome = match &result {
+            Ok(outcome) if outcome.is_error => "tool-error",
+            Ok(_) => "ok",
+            Err(error) => error.outcome(),
+        };
+        let (requests, dropped) = journal.snapshot();
+        tracing::info!(
+            target: "cnpg_mcp::audit",
+            request_id = %request_id,
+            caller = %caller.subject,
+            issuer = %caller.issuer,
+            client_id = caller.client_id.as_deref().unwrap_or(""),
+            tool = name,
+            outcome,
+            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            kubernetes = %serde_json::to_string(&requests).unwrap_or_default(),
+            kubernetes_dropped = dropped,
+            "tool call"
+        );
+        result
+    }
+
+    async fn call_tool_inner(
+        &self,
+        name: &str,
+        arguments: serde_json::Map<String, serde_json::Value>,
+        request: CallRequest,
+        journal: Arc<crate::kube::Journal>,
     ) -> Result<ToolOutcome, CallError> {
         let registry = self.registry();
         let (component, tool) = registry
@@ -254,7 +311,7 @@ impl Runtime {
         let tools_indices = component.tools_indices.clone();
         let tool_name = name.to_string();
         let result = self
-            .run(component, request, move |store, instance, ctx| {
+            .run(component, request, journal, move |store, instance, ctx| {
                 Box::pin(async move {
                     let guest = tools_indices.load(&mut *store, instance)?;
                     guest
@@ -313,7 +370,7 @@ impl Runtime {
         };
         let prompt = name.to_string();
         let result = self
-            .run(component, request, move |store, instance, ctx| {
+            .run(component, request, Default::default(), move |store, instance, ctx| {
                 Box::pin(async move {
                     let guest = indices.load(&mut *store, instance)?;
                     guest.call_get_prompt(&mut *store, &prompt, &arguments, &ctx).await
@@ -349,7 +406,7 @@ impl Runtime {
             return Err(CallError::UnknownPrompt(prompt.to_string()));
         };
         let (prompt, argument, value) = (prompt.to_string(), argument.to_string(), value.to_string());
-        self.run(component, request, move |store, instance, _ctx| {
+        self.run(component, request, Default::default(), move |store, instance, _ctx| {
             Box::pin(async move {
                 let guest = indices.load(&mut *store, instance)?;
                 guest
@@ -375,7 +432,7 @@ impl Runtime {
         };
         let target = uri.to_string();
         let result = self
-            .run(component, request, move |store, instance, ctx| {
+            .run(component, request, Default::default(), move |store, instance, ctx| {
                 Box::pin(async move {
                     let guest = indices.load(&mut *store, instance)?;
                     guest.call_read_resource(&mut *store, &target, &ctx).await
@@ -393,7 +450,13 @@ impl Runtime {
 
     /// Admission, fresh store, instantiation, the call itself under the
     /// component's wall-clock limit, and classification of any failure.
-    async fn run<R, F>(&self, component: &Arc<LoadedComponent>, request: CallRequest, call: F) -> Result<R, CallError>
+    async fn run<R, F>(
+        &self,
+        component: &Arc<LoadedComponent>,
+        request: CallRequest,
+        journal: Arc<crate::kube::Journal>,
+        call: F,
+    ) -> Result<R, CallError>
     where
         F: for<'a> FnOnce(
             &'a mut Store<CallState>,
@@ -421,6 +484,10 @@ impl Runtime {
             progress_token: request.progress_token.clone(),
             protocol_version: request.protocol_version,
         };
+        let kube = self
+            .kube
+            .get()
+            .map(|access| access.for_call(&request.caller, limits.max_response_bytes, journal.clone()));
         let scope = Arc::new(CallScope {
             component: component.name.clone(),
             request_id: request.request_id,
@@ -428,7 +495,9 @@ impl Runtime {
             progress_token: request.progress_token.is_some(),
             config: component.config.clone(),
             grant: component.grant.clone(),
-            kube: self.kube.get().cloned(),
+            kube,
+            journal,
+            max_list_items: limits.max_list_items,
             peer: request.peer,
         });
         let mut store = component.new_store(scope);

@@ -23,6 +23,13 @@ pub struct AccessRequest<'a> {
     pub name: Option<&'a str>,
 }
 
+/// What an allowed request may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowed {
+    /// A covering rule grants Secret `data`.
+    pub secret_data: bool,
+}
+
 /// Why a request was refused, in terms an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyDenial {
@@ -83,9 +90,12 @@ impl KubernetesRule {
 
 impl ComponentGrant {
     /// Allows or refuses `request` before anything is sent.
-    pub fn check(&self, request: &AccessRequest<'_>) -> Result<(), PolicyDenial> {
-        if self.kubernetes.iter().any(|rule| rule.covers(request)) {
-            return Ok(());
+    pub fn check(&self, request: &AccessRequest<'_>) -> Result<Allowed, PolicyDenial> {
+        let mut covering = self.kubernetes.iter().filter(|rule| rule.covers(request)).peekable();
+        if covering.peek().is_some() {
+            return Ok(Allowed {
+                secret_data: covering.any(|rule| rule.secret_data),
+            });
         }
         let group = if request.group.is_empty() {
             "core".to_string()
@@ -278,5 +288,14 @@ resources = ["clusters", "backups"]
                 .check(&req("get", "", "secrets", Some("db"), Some("superuser")))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn secret_data_is_only_granted_by_a_rule_that_says_so() {
+        let rule = "[[kubernetes]]\nverbs=[\"get\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\nnamespaces=[\"db\"]\nnames=[\"app-user\"]\n";
+        let request = req("get", "", "secrets", Some("db"), Some("app-user"));
+        assert!(!grant(rule).check(&request).unwrap().secret_data);
+        let with_data = format!("{rule}secret_data = true\n");
+        assert!(grant(&with_data).check(&request).unwrap().secret_data);
     }
 }

@@ -139,8 +139,13 @@ pub struct CallScope {
     pub config: Arc<BTreeMap<String, String>>,
     /// The component's grant: checked before every Kubernetes call.
     pub grant: Arc<super::grant::ComponentGrant>,
-    /// The cluster, when one is configured.
-    pub kube: Option<Arc<crate::kube::KubeAccess>>,
+    /// The cluster, when one is configured: acting as the caller when
+    /// impersonation is on, with this component's response cap.
+    pub kube: Option<crate::kube::KubeCall>,
+    /// Every Kubernetes request of this call, for its audit record.
+    pub journal: Arc<crate::kube::Journal>,
+    /// The grant's cap on items per list.
+    pub max_list_items: u32,
     pub peer: Arc<dyn CallPeer>,
 }
 

@@ -1,14 +1,18 @@
 //! `k8s`: Kubernetes access. Every operation is first checked against the
 //! component's grant (refused with `denied-by-policy` before any I/O);
 //! without a configured cluster an allowed operation answers `unavailable`.
-//! `resolve-kind` reads discovery only and needs no grant.
+//! Lists are capped at the grant's `max_list_items`; Secrets lose their
+//! data unless the grant hands it over. `resolve-kind` reads discovery
+//! only and needs no grant.
 
-use crate::kube::{KubeFailure, PatchKind, Target};
+use std::time::Duration;
+
+use crate::kube::{KubeCall, KubeFailure, PatchKind, Target};
 use crate::runtime::bindings::cnpg::mcp::k8s::{
     self, DeleteOptions, Denial, K8sError, ListOptions, LogOptions, ObjectRef, PatchBody, ResolvedKind, Status,
     WaitCondition, WriteOptions,
 };
-use crate::runtime::policy::AccessRequest;
+use crate::runtime::policy::{AccessRequest, Allowed};
 use crate::runtime::state::CallState;
 
 fn target(object: &ObjectRef) -> Target {
@@ -48,7 +52,7 @@ fn classify(failure: KubeFailure) -> K8sError {
         (409, "AlreadyExists") => K8sError::AlreadyExists(status),
         (409, _) => K8sError::Conflict(status),
         (410, _) => K8sError::Gone(status),
-        (400, _) | (422, _) => K8sError::Invalid(status),
+        (400, _) | (422, _) | (0, "BadRequest") => K8sError::Invalid(status),
         (429, _) => K8sError::TooManyRequests(status),
         _ => K8sError::Other(status),
     }
@@ -74,30 +78,59 @@ fn unavailable() -> K8sError {
     })
 }
 
+/// Removes what a Secret carries in clear from one object: `data`,
+/// `stringData`, and the last-applied annotation (which repeats them).
+fn strip_secret(object: &mut serde_json::Value) {
+    if let Some(map) = object.as_object_mut() {
+        let had = map.remove("data").is_some() | map.remove("stringData").is_some();
+        if let Some(annotations) = map
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+        if had {
+            map.entry("metadata")
+                .or_insert_with(|| serde_json::json!({}))
+                .as_object_mut()
+                .map(|m| {
+                    m.entry("annotations")
+                        .or_insert_with(|| serde_json::json!({}))
+                        .as_object_mut()
+                        .map(|a| a.insert("cnpg-mcp/data".into(), "withheld by the component's grant".into()))
+                });
+        }
+    }
+}
+
+/// Applies [`strip_secret`] to an object, a list or a Status.
+fn strip_secrets(text: String) -> Result<String, K8sError> {
+    let mut value: serde_json::Value = json(&text)?;
+    match value.get_mut("items").and_then(serde_json::Value::as_array_mut) {
+        Some(items) => items.iter_mut().for_each(strip_secret),
+        None => strip_secret(&mut value),
+    }
+    Ok(value.to_string())
+}
+
+fn is_secret(object: &ObjectRef) -> bool {
+    object.type_.group.is_empty() && object.type_.resource == "secrets"
+}
+
 impl CallState {
     /// Field manager of this component's writes.
     fn manager(&self) -> String {
         format!("cnpg-mcp/{}", self.scope.component)
     }
 
-    /// Operations this host does not carry out yet (with a cluster present).
-    fn not_yet(&self, operation: &str) -> Result<std::sync::Arc<crate::kube::KubeAccess>, K8sError> {
-        let _ = self.cluster()?;
-        Err(K8sError::Other(Status {
-            code: 0,
-            reason: "NotImplemented".into(),
-            message: format!("this server does not support `{operation}` yet"),
-            causes: Vec::new(),
-        }))
-    }
-
-    fn cluster(&self) -> Result<std::sync::Arc<crate::kube::KubeAccess>, K8sError> {
-        self.scope.kube.clone().ok_or_else(unavailable)
+    fn cluster(&self) -> Result<&KubeCall, K8sError> {
+        self.scope.kube.as_ref().ok_or_else(unavailable)
     }
 
     /// The grant check for `verb` on `target` (`subresource` overrides the
     /// target's own, for operations such as logs).
-    fn authorize(&self, verb: &str, target: &ObjectRef, subresource: Option<&str>) -> Result<(), K8sError> {
+    fn authorize(&self, verb: &str, target: &ObjectRef, subresource: Option<&str>) -> Result<Allowed, K8sError> {
         let request = AccessRequest {
             verb,
             group: &target.type_.group,
@@ -107,6 +140,11 @@ impl CallState {
             name: target.name.as_deref(),
         };
         self.scope.grant.check(&request).map_err(|denial| {
+            let mut refused = self::target(target);
+            if subresource.is_some() {
+                refused.subresource = subresource.map(str::to_string);
+            }
+            self.scope.journal.record_denied(verb, &refused);
             tracing::info!(
                 component = %self.scope.component,
                 request_id = %self.scope.request_id,
@@ -125,35 +163,61 @@ impl CallState {
             })
         })
     }
+
+    /// Hands an answer over, without Secret data unless granted.
+    fn hand_over(object: &ObjectRef, allowed: Allowed, text: String) -> Result<String, K8sError> {
+        if is_secret(object) && object.subresource.is_none() && !allowed.secret_data {
+            strip_secrets(text)
+        } else {
+            Ok(text)
+        }
+    }
 }
 
 impl k8s::Host for CallState {
     async fn get(&mut self, object: ObjectRef) -> Result<String, K8sError> {
-        self.authorize("get", &object, None)?;
-        self.cluster()?.get(&target(&object)).await.map_err(classify)
+        let allowed = self.authorize("get", &object, None)?;
+        let text = self.cluster()?.get(&target(&object)).await.map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn list(&mut self, object: ObjectRef, options: ListOptions) -> Result<String, K8sError> {
-        self.authorize("list", &object, None)?;
-        self.cluster()?
+        let allowed = self.authorize("list", &object, None)?;
+        let cap = self.scope.max_list_items;
+        let limit = options.limit.map_or(cap, |asked| asked.clamp(1, cap));
+        let text = self
+            .cluster()?
             .list(
                 &target(&object),
                 options.label_selector.as_deref(),
                 options.field_selector.as_deref(),
-                options.limit,
+                Some(limit),
                 options.continue_token.as_deref(),
             )
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn create(&mut self, object: ObjectRef, manifest: String, options: WriteOptions) -> Result<String, K8sError> {
-        self.authorize("create", &object, None)?;
+        // The grant sees the name the object will get, so a rule limited
+        // to names (e.g. one Secret) can allow creating exactly that.
+        let named = ObjectRef {
+            name: object.name.clone().or_else(|| {
+                serde_json::from_str::<serde_json::Value>(&manifest)
+                    .ok()
+                    .and_then(|m| m.pointer("/metadata/name").and_then(|n| n.as_str()).map(str::to_string))
+            }),
+            ..object.clone()
+        };
+        let allowed = self.authorize("create", &named, None)?;
         let manager = self.manager();
-        self.cluster()?
+        let text = self
+            .cluster()?
             .create(&target(&object), &manifest, &manager, options.dry_run)
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn replace(
@@ -162,16 +226,18 @@ impl k8s::Host for CallState {
         manifest: String,
         options: WriteOptions,
     ) -> Result<String, K8sError> {
-        self.authorize("update", &object, None)?;
+        let allowed = self.authorize("update", &object, None)?;
         let manager = self.manager();
-        self.cluster()?
+        let text = self
+            .cluster()?
             .replace(&target(&object), &manifest, &manager, options.dry_run)
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn patch(&mut self, object: ObjectRef, body: PatchBody, options: WriteOptions) -> Result<String, K8sError> {
-        self.authorize("patch", &object, None)?;
+        let allowed = self.authorize("patch", &object, None)?;
         let body = match body {
             PatchBody::JsonPatch(text) => PatchKind::Json(json(&text)?),
             PatchBody::MergePatch(text) => PatchKind::Merge(json(&text)?),
@@ -182,29 +248,35 @@ impl k8s::Host for CallState {
             },
         };
         let manager = self.manager();
-        self.cluster()?
+        let text = self
+            .cluster()?
             .patch(&target(&object), body, &manager, options.dry_run)
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn delete(&mut self, object: ObjectRef, options: DeleteOptions) -> Result<String, K8sError> {
-        self.authorize("delete", &object, None)?;
+        let allowed = self.authorize("delete", &object, None)?;
         let propagation = options.propagation.map(|p| match p {
             k8s::Propagation::Foreground => kube::api::PropagationPolicy::Foreground,
             k8s::Propagation::Background => kube::api::PropagationPolicy::Background,
             k8s::Propagation::Orphan => kube::api::PropagationPolicy::Orphan,
         });
-        self.cluster()?
+        let text = self
+            .cluster()?
             .delete(
                 &target(&object),
-                options.dry_run,
-                propagation,
-                options.uid,
-                options.resource_version,
+                crate::kube::DeleteOptions {
+                    dry_run: options.dry_run,
+                    propagation,
+                    uid: options.uid,
+                    resource_version: options.resource_version,
+                },
             )
             .await
-            .map_err(classify)
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn logs(&mut self, object: ObjectRef, options: LogOptions) -> Result<String, K8sError> {
@@ -237,19 +309,52 @@ impl k8s::Host for CallState {
 
     async fn wait_for(
         &mut self,
-        target: ObjectRef,
-        _condition: WaitCondition,
-        _timeout_ms: u64,
+        object: ObjectRef,
+        condition: WaitCondition,
+        timeout_ms: u64,
     ) -> Result<String, K8sError> {
-        self.authorize("get", &target, None)?;
-        self.authorize("watch", &target, None)?;
-        self.not_yet("wait-for")?;
-        Err(unavailable())
+        let allowed = self.authorize("get", &object, None)?;
+        self.authorize("watch", &object, None)?;
+        let condition = crate::kube::WaitCondition {
+            pointer: condition.pointer,
+            equals_any: condition.equals_any,
+        };
+        let peer = self.scope.peer.clone();
+        let report = self.scope.progress_token;
+        let wanted = condition.equals_any.join(" or ");
+        let pointer = condition.pointer.clone();
+        let mut step = 0.0;
+        let mut observe = move |value: Option<&str>| {
+            step += 1.0;
+            if !report {
+                return;
+            }
+            peer.progress(
+                step,
+                None,
+                Some(format!(
+                    "waiting for `{pointer}` to be {wanted}; now {}",
+                    value.unwrap_or("unset")
+                )),
+            );
+        };
+        let text = self
+            .cluster()?
+            .wait_for(
+                &target(&object),
+                &condition,
+                Duration::from_millis(timeout_ms),
+                &mut observe,
+            )
+            .await
+            .map_err(classify)?;
+        Self::hand_over(&object, allowed, text)
     }
 
     async fn resolve_kind(&mut self, api_version: String, kind: String) -> Result<ResolvedKind, K8sError> {
         let found = self
             .cluster()?
+            .access()
             .resolve_kind(&api_version, &kind)
             .await
             .map_err(classify)?;
@@ -262,5 +367,12 @@ impl k8s::Host for CallState {
             kind: found.kind,
             namespaced: found.namespaced,
         })
+    }
+
+    async fn default_namespace(&mut self) -> String {
+        self.scope.kube.as_ref().map_or_else(
+            || "default".to_string(),
+            |kube| kube.access().default_namespace().to_string(),
+        )
     }
 }
