@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh machine, from the
 # package registries only, and reuses what a warm machine already has:
 #   - the wasm32-wasip2 Rust target (guest components)
-#   - Node 22 + the MCP conformance suite + MCP Inspector (tests/package.json)
+#   - Node 22 + the MCP conformance suite + MCP Inspector + oidc-provider, the
+#     OpenID provider of the authentication tests (tests/package.json)
 #   - a Python venv with the official MCP SDK (tests/requirements.txt)
 #   - kube-apiserver, built from Go modules (tests/kube-apiserver), for the
 #     Kubernetes test bed; etcd comes from the etcd-bin-vendored crate
@@ -20,6 +21,7 @@ echo "== npm clients (tests/node_modules)"
 # with the committed lock file installs exactly the locked tree.
 (cd "$here" && npm install --no-audit --no-fund --loglevel=error)
 "$here/node_modules/.bin/node" --version
+(cd "$here" && node_modules/.bin/node -p '"oidc-provider " + require("oidc-provider/package.json").version')
 
 echo "== python venv (tests/.venv)"
 want="$(sha256sum "$here/requirements.txt" | cut -c1-16)"

@@ -62,6 +62,112 @@ impl ComponentArgs {
     }
 }
 
+/// How the jose `typ` of access tokens is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TypArg {
+    /// `at+jwt` only (RFC 9068 access tokens).
+    Strict,
+    /// Also `JWT` or none (IdPs such as Keycloak or Entra ID).
+    LegacyJwt,
+}
+
+/// OAuth resource-server settings. Without `OIDC_ISSUER` HTTP runs
+/// without authentication (loudly).
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// The IdP's issuer URL, exactly as it publishes it.
+    #[arg(long, env = "OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// Accepted `aud` values (comma list). Default: PUBLIC_URL.
+    #[arg(long, env = "OIDC_AUDIENCE", value_delimiter = ',')]
+    pub oidc_audience: Vec<String>,
+    /// JWKS URL, overriding discovery.
+    #[arg(long, env = "OIDC_JWKS_URI")]
+    pub oidc_jwks_uri: Option<String>,
+    /// Scopes every request needs (space or comma list).
+    #[arg(long, env = "OIDC_SCOPE", default_value = "openid")]
+    pub oidc_scope: String,
+    /// Extra scope for tools not annotated read-only (e.g. `mcp:write`).
+    #[arg(long, env = "OIDC_WRITE_SCOPE")]
+    pub oidc_write_scope: Option<String>,
+    /// Extra scopes per tool: `tool=scope` pairs, comma separated.
+    #[arg(long, env = "OIDC_TOOL_SCOPES", value_delimiter = ',')]
+    pub oidc_tool_scopes: Vec<String>,
+    /// Accepted signature algorithms (asymmetric only).
+    #[arg(
+        long,
+        env = "OIDC_ALGORITHMS",
+        value_delimiter = ',',
+        default_value = "RS256,ES256,PS256"
+    )]
+    pub oidc_algorithms: Vec<String>,
+    /// Clock leeway for exp/nbf/iat, in seconds.
+    #[arg(long, env = "OIDC_LEEWAY_SECONDS", default_value_t = 60)]
+    pub oidc_leeway_seconds: u64,
+    #[arg(long, env = "OIDC_TYP", value_enum, default_value = "strict")]
+    pub oidc_typ: TypArg,
+    /// Claim naming the user for impersonation (then `sub`).
+    #[arg(long, env = "OIDC_USERNAME_CLAIM", default_value = "preferred_username")]
+    pub oidc_username_claim: String,
+    /// Claim with the user's groups.
+    #[arg(long, env = "OIDC_GROUPS_CLAIM", default_value = "groups")]
+    pub oidc_groups_claim: String,
+    /// Upstream RFC 7591 registration endpoint (authorization-server facade).
+    #[arg(long, env = "DCR_PROXY_URL")]
+    pub dcr_proxy_url: Option<String>,
+}
+
+impl AuthArgs {
+    /// The validated auth settings, or `None` without an issuer.
+    pub fn settings(&self, public_url: Option<&str>) -> anyhow::Result<Option<crate::auth::AuthSettings>> {
+        let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.is_empty()) else {
+            return Ok(None);
+        };
+        let mut audiences: Vec<String> = self.oidc_audience.iter().filter(|a| !a.is_empty()).cloned().collect();
+        if let Some(url) = public_url
+            && !audiences.iter().any(|a| a == url)
+        {
+            audiences.push(url.to_string());
+        }
+        if audiences.is_empty() {
+            anyhow::bail!(
+                "OIDC_ISSUER is set but neither OIDC_AUDIENCE nor PUBLIC_URL: tokens cannot be checked for this server"
+            );
+        }
+        let mut algorithms = Vec::new();
+        for name in &self.oidc_algorithms {
+            let alg = crate::auth::token::parse_alg(name.trim()).ok_or_else(|| {
+                anyhow::anyhow!("OIDC_ALGORITHMS: `{name}` is not an accepted algorithm (RS*, PS*, ES256, ES384)")
+            })?;
+            algorithms.push(alg);
+        }
+        let mut tool_scopes = Vec::new();
+        for pair in &self.oidc_tool_scopes {
+            let (tool, scope) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("OIDC_TOOL_SCOPES: `{pair}` is not `tool=scope`"))?;
+            tool_scopes.push((tool.trim().to_string(), scope.trim().to_string()));
+        }
+        Ok(Some(crate::auth::AuthSettings {
+            issuer,
+            audiences,
+            jwks_uri: self.oidc_jwks_uri.clone(),
+            required_scopes: crate::auth::split_list(&self.oidc_scope),
+            write_scope: self.oidc_write_scope.clone().filter(|s| !s.is_empty()),
+            tool_scopes,
+            algorithms,
+            leeway: Duration::from_secs(self.oidc_leeway_seconds),
+            typ: match self.oidc_typ {
+                TypArg::Strict => crate::auth::TypPolicy::Strict,
+                TypArg::LegacyJwt => crate::auth::TypPolicy::LegacyJwt,
+            },
+            username_claim: self.oidc_username_claim.clone(),
+            groups_claim: self.oidc_groups_claim.clone(),
+            public_url: public_url.map(str::to_string),
+        }))
+    }
+}
+
 /// `cnpg-mcp serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -126,6 +232,8 @@ pub struct ServeArgs {
     pub page_size: usize,
     #[command(flatten)]
     pub components: ComponentArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
 }
 
 impl ServeArgs {

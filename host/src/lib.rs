@@ -2,6 +2,8 @@
 //! WebAssembly components. See ARCHITECTURE.md at the repository root for
 //! the map of modules and the rules between them.
 
+pub mod auth;
+pub mod bridge;
 pub mod caller;
 pub mod cli;
 pub mod config;

@@ -34,6 +34,11 @@ struct Cli {
 enum Command {
     /// Serve MCP over Streamable HTTP (default) or stdio.
     Serve(Box<ServeArgs>),
+    /// Print one access token (client-credentials grant) for a remote server.
+    Token(cnpg_mcp::bridge::CredentialArgs),
+    /// Forward a local stdio (or loopback HTTP) MCP connection to a remote
+    /// server, obtaining and refreshing its access tokens.
+    Connect(cnpg_mcp::bridge::ConnectArgs),
     /// Work with tool components.
     Components {
         #[command(subcommand)]
@@ -77,6 +82,8 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => server::serve(*args).await,
+            Command::Token(args) => cnpg_mcp::bridge::print_token(&args).await,
+            Command::Connect(args) => cnpg_mcp::bridge::connect(&args).await,
             Command::Components {
                 command: ComponentsCommand::List(args),
             } => {

@@ -127,10 +127,24 @@ async fn serve_http(
     stop: CancellationToken,
     started: Instant,
 ) -> anyhow::Result<()> {
-    tracing::warn!(
-        "OIDC_ISSUER is not set: /mcp accepts requests WITHOUT authentication and tools act with this process's own \
-         Kubernetes identity. Use this only on a trusted machine or network."
-    );
+    let auth = match args.auth.settings(args.public_url.as_deref())? {
+        Some(settings) => {
+            tracing::info!(
+                issuer = %settings.issuer,
+                audiences = %settings.audiences.join(","),
+                required_scopes = %settings.required_scopes.join(" "),
+                "OAuth resource server: /mcp requires a bearer token"
+            );
+            Some(Arc::new(crate::auth::Authenticator::new(settings)?))
+        }
+        None => {
+            tracing::warn!(
+                "OIDC_ISSUER is not set: /mcp accepts requests WITHOUT authentication and tools act with this process's own \
+                 Kubernetes identity. Use this only on a trusted machine or network."
+            );
+            None
+        }
+    };
     let settings = HttpSettings {
         policy: OriginPolicy::new(&args.allowed_hosts, &args.allowed_origins, args.public_url.as_deref()),
         max_body_bytes: args.max_body_bytes,
@@ -139,10 +153,19 @@ async fn serve_http(
     };
     let readiness = Arc::new(Readiness::default());
     let addr = SocketAddr::new(args.bind, args.port);
-    let server = HttpServer::bind(addr, shared, settings, readiness.clone())
+    let server = HttpServer::bind(addr, shared, settings, readiness.clone(), auth.clone())
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    readiness.set_ready();
+    match &auth {
+        // Ready once the IdP's keys are loaded; until then /readyz says why.
+        Some(auth) => {
+            readiness.set_not_ready(format!("Discovering the JWKS URI of {}", auth.settings().issuer));
+            let keys = auth.keys().clone();
+            let (ready, failing) = (readiness.clone(), readiness.clone());
+            tokio::spawn(keys.load_until_ready(move || ready.set_ready(), move |reason| failing.set_not_ready(reason)));
+        }
+        None => readiness.set_ready(),
+    }
     tracing::info!(
         address = %server.local_addr,
         endpoint = %format!("http://{}/mcp", server.local_addr),

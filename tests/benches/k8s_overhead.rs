@@ -1,7 +1,7 @@
 //! Host overhead of one Kubernetes call, without the API server's own time.
 //!
 //! A stub API server in this process answers every request at once with a
-//! ~3 KB Cluster object over loopback HTTP. Timed, each sequentially:
+//! Cluster object (size printed) over loopback HTTP. Timed, each sequentially:
 //! - `raw`: a bare HTTP/1.1 GET on a kept-alive connection (the floor: the
 //!   loopback round trip plus the stub's work),
 //! - `client`: the host's Kubernetes client for one call (`KubeCall::get`,
@@ -131,6 +131,7 @@ fn main() {
                 .header("host", "127.0.0.1")
                 .body(Full::new(Bytes::new()))
                 .unwrap();
+            sender.ready().await.unwrap();
             let response = sender.send_request(request).await.unwrap();
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             assert!(bytes.len() > 1000);

@@ -52,7 +52,12 @@ pub fn component_folder(entries: &[(&str, Option<&str>)]) -> tempdir::TempDir {
     dir
 }
 
+/// A real OpenID provider (npm `oidc-provider`) for the authentication tests.
+pub mod idp;
+
 /// Minimal self-deleting temporary folder (no extra dependency).
+pub mod jwt;
+pub mod stub_idp;
 pub mod testbed;
 
 pub mod tempdir {
@@ -110,7 +115,16 @@ impl Server {
     /// Like [`Server::start`], but returns the log when the process exits
     /// before it is ready.
     pub fn try_start(args: &[&str]) -> Result<Server, String> {
-        let port = free_port();
+        Self::try_start_on(free_port(), args)
+    }
+
+    /// Starts on a chosen port (when the URL must be known in advance, as
+    /// for PUBLIC_URL).
+    pub fn start_on(port: u16, args: &[&str]) -> Server {
+        Self::try_start_on(port, args).unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+    }
+
+    pub fn try_start_on(port: u16, args: &[&str]) -> Result<Server, String> {
         let cache = tempdir::TempDir::new("cache");
         let mut command = Command::new(binary());
         command
@@ -273,6 +287,8 @@ pub struct Session {
     pub port: u16,
     pub session_id: Option<String>,
     pub protocol: String,
+    /// Sent as `Authorization: Bearer` when set.
+    pub token: Option<String>,
     next_id: i64,
 }
 
@@ -286,6 +302,7 @@ impl Session {
             port,
             session_id,
             protocol,
+            token: None,
             next_id: 1000,
         }
     }
@@ -295,19 +312,26 @@ impl Session {
     }
 
     pub async fn open_with(port: u16, protocol: &str, capabilities: Value) -> Session {
+        Self::open_authorized(port, protocol, capabilities, None).await
+    }
+
+    /// Opens a session presenting `token` on every request.
+    pub async fn open_with_token(port: u16, token: &str) -> Session {
+        Self::open_authorized(port, "2025-06-18", json!({}), Some(token.to_string())).await
+    }
+
+    async fn open_authorized(port: u16, protocol: &str, capabilities: Value, token: Option<String>) -> Session {
+        let authorization = token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = vec![MCP_ACCEPT, JSON_TYPE];
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value.as_str()));
+        }
         let body = json!({
             "jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": protocol, "capabilities": capabilities,
                        "clientInfo": {"name": "cnpg-mcp-tests", "version": "1"}}
         });
-        let reply = request(
-            port,
-            "POST",
-            "/mcp",
-            &[MCP_ACCEPT, JSON_TYPE],
-            body.to_string().into_bytes(),
-        )
-        .await;
+        let reply = request(port, "POST", "/mcp", &headers, body.to_string().into_bytes()).await;
         assert_eq!(reply.status, 200, "initialize: {}", reply.body);
         let session_id = reply
             .headers
@@ -322,6 +346,7 @@ impl Session {
             port,
             session_id,
             protocol: negotiated,
+            token,
             next_id: 1,
         };
         let reply = session
@@ -344,6 +369,10 @@ impl Session {
         let mut headers = vec![MCP_ACCEPT, JSON_TYPE, ("mcp-protocol-version", self.protocol.as_str())];
         if let Some(id) = &self.session_id {
             headers.push(("mcp-session-id", id.as_str()));
+        }
+        let authorization = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        if let Some(value) = &authorization {
+            headers.push(("authorization", value.as_str()));
         }
         headers.extend_from_slice(extra);
         request(self.port, "POST", "/mcp", &headers, body).await

@@ -103,7 +103,7 @@ pub fn kube_apiserver() -> anyhow::Result<PathBuf> {
 /// Spawns processes from a thread that outlives every test, so that the
 /// parent-death signal (tied to the spawning thread) fires only when the
 /// test process itself ends.
-fn spawn_kept(mut command: Command) -> anyhow::Result<Child> {
+pub(crate) fn spawn_kept(mut command: Command) -> anyhow::Result<Child> {
     use std::os::unix::process::CommandExt;
     static KEEPER: std::sync::OnceLock<mpsc::Sender<(Command, mpsc::Sender<std::io::Result<Child>>)>> =
         std::sync::OnceLock::new();

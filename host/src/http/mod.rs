@@ -23,6 +23,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{AuthOutcome, Authenticator};
 use crate::caller::Caller;
 use crate::mcp::{McpHandler, McpShared};
 pub use policy::OriginPolicy;
@@ -69,6 +70,9 @@ struct FrontEnd {
     readiness: Arc<Readiness>,
     mcp: StreamableHttpService<McpHandler, LocalSessionManager>,
     sessions: Arc<SealedSessionStore>,
+    /// The OAuth resource server; `None` runs without authentication.
+    auth: Option<Arc<Authenticator>>,
+    runtime: Arc<crate::runtime::Runtime>,
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -113,12 +117,182 @@ impl FrontEnd {
                     )
                 }
             }
+            (&Method::GET | &Method::OPTIONS, "/.well-known/oauth-protected-resource")
+            | (&Method::GET | &Method::OPTIONS, "/.well-known/oauth-protected-resource/mcp")
+                if self.auth.is_some() =>
+            {
+                let host = Self::host(&request).unwrap_or_default();
+                let document = self.auth.as_ref().map(|a| a.protected_resource_metadata(&host));
+                Self::public_document(request.method(), document)
+            }
+            (&Method::GET | &Method::OPTIONS, "/.well-known/oauth-authorization-server") if self.auth.is_some() => {
+                match self.auth.as_ref().and_then(|a| a.authorization_server_metadata()) {
+                    Some(document) => Self::public_document(request.method(), Some(document)),
+                    None => json(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        serde_json::json!({"error": "temporarily_unavailable",
+                            "error_description": "the authorization server's metadata has not been discovered yet"}),
+                    ),
+                }
+            }
             (_, "/mcp") => self.mcp(request).await,
             _ => json(
                 StatusCode::NOT_FOUND,
                 serde_json::json!({"error": "not found", "path": path}),
             ),
         }
+    }
+
+    fn host(request: &Request<Incoming>) -> Option<String> {
+        request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| request.uri().authority().map(|a| a.to_string()))
+    }
+
+    /// Metadata documents: public, cacheable, readable from any origin.
+    fn public_document(method: &Method, document: Option<serde_json::Value>) -> Response<Body> {
+        let mut response = if method == Method::OPTIONS {
+            full(StatusCode::NO_CONTENT, "text/plain", Bytes::new())
+        } else {
+            json(StatusCode::OK, document.unwrap_or_default())
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("MCP-Protocol-Version, Content-Type"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+        response
+    }
+
+    /// 401/403 with the challenge that sends clients to our metadata.
+    fn auth_failure(
+        auth: &Authenticator,
+        host: &str,
+        status: StatusCode,
+        error: Option<(&str, &str)>,
+        scopes: &[String],
+    ) -> Response<Body> {
+        let body = match error {
+            Some((error, description)) => serde_json::json!({"error": error, "error_description": description}),
+            None => serde_json::json!({"error": "unauthorized", "error_description": "Missing Authorization header"}),
+        };
+        let mut response = json(status, body);
+        if let Ok(value) = HeaderValue::from_str(&auth.challenge(host, error, scopes)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    /// The verified caller, or the response refusing the request.
+    async fn authenticate(&self, request: &Request<Incoming>) -> Result<Caller, Response<Body>> {
+        let Some(auth) = &self.auth else {
+            return Ok(Caller::local());
+        };
+        let host = Self::host(request).unwrap_or_default();
+        let values: Vec<&[u8]> = request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect();
+        let client = request
+            .extensions()
+            .get::<SocketAddr>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        match auth.authenticate(&values).await {
+            AuthOutcome::Allowed(caller) => {
+                let missing = Authenticator::missing_scopes(&caller, &auth.settings().required_scopes);
+                if missing.is_empty() {
+                    return Ok(caller);
+                }
+                tracing::warn!(
+                    target: "cnpg_mcp::auth",
+                    reason = "insufficient scope",
+                    missing = %missing.join(" "),
+                    client = %client,
+                    sub = %caller.subject,
+                    "authentication failed"
+                );
+                let needed = auth.settings().required_scopes.clone();
+                Err(Self::auth_failure(
+                    auth,
+                    &host,
+                    StatusCode::FORBIDDEN,
+                    Some(("insufficient_scope", "The token lacks a required scope")),
+                    &needed,
+                ))
+            }
+            AuthOutcome::Unauthorized(None) => {
+                tracing::info!(target: "cnpg_mcp::auth", reason = "no token", client = %client, "authentication required");
+                Err(Self::auth_failure(auth, &host, StatusCode::UNAUTHORIZED, None, &[]))
+            }
+            AuthOutcome::Unauthorized(Some(rejection)) => {
+                tracing::warn!(
+                    target: "cnpg_mcp::auth",
+                    reason = %rejection.detail,
+                    description = rejection.description,
+                    client = %client,
+                    sub = rejection.subject.as_deref().unwrap_or(""),
+                    jti = rejection.jti.as_deref().unwrap_or(""),
+                    "authentication failed"
+                );
+                Err(Self::auth_failure(
+                    auth,
+                    &host,
+                    StatusCode::UNAUTHORIZED,
+                    Some(("invalid_token", rejection.description)),
+                    &[],
+                ))
+            }
+        }
+    }
+
+    /// For `tools/call` under auth: the tool's own scopes (step-up).
+    fn tool_scope_check(&self, caller: &Caller, host: &str, body: &[u8]) -> Option<Response<Body>> {
+        let auth = self.auth.as_ref()?;
+        #[derive(serde::Deserialize)]
+        struct Call {
+            method: Option<String>,
+            params: Option<Params>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Params {
+            name: Option<String>,
+        }
+        let call: Call = serde_json::from_slice(body).ok()?;
+        if call.method.as_deref() != Some("tools/call") {
+            return None;
+        }
+        let name = call.params.and_then(|p| p.name)?;
+        let registry = self.runtime.registry();
+        let (_, tool) = registry.tool(&name)?;
+        let read_only = tool.descriptor.annotations.read_only == Some(true);
+        let needed = auth.tool_scopes(&name, read_only);
+        let missing = Authenticator::missing_scopes(caller, &needed);
+        if missing.is_empty() {
+            return None;
+        }
+        tracing::warn!(target: "cnpg_mcp::auth", reason = "insufficient scope for tool", tool = %name,
+            missing = %missing.join(" "), sub = %caller.subject, "tool call refused");
+        let mut scopes = auth.settings().required_scopes.clone();
+        scopes.extend(needed);
+        Some(Self::auth_failure(
+            auth,
+            host,
+            StatusCode::FORBIDDEN,
+            Some(("insufficient_scope", "The token lacks a scope this tool needs")),
+            &scopes,
+        ))
     }
 
     fn cors(&self, origin: Option<&HeaderValue>, response: &mut Response<Body>) {
@@ -171,7 +345,16 @@ impl FrontEnd {
             headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
             return response;
         }
-        let mut response = match tokio::time::timeout(self.settings.request_timeout, self.forward(request)).await {
+        let caller = match self.authenticate(&request).await {
+            Ok(caller) => caller,
+            Err(mut refusal) => {
+                self.cors(origin.as_ref(), &mut refusal);
+                return refusal;
+            }
+        };
+        let host = host.unwrap_or_default();
+        let forwarded = self.forward(request, caller, &host);
+        let mut response = match tokio::time::timeout(self.settings.request_timeout, forwarded).await {
             Ok(response) => response,
             Err(_) => jsonrpc_error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -185,9 +368,8 @@ impl FrontEnd {
 
     /// Opens the sealed session id (if any), hands the request to rmcp, and
     /// seals the id of a session the request created.
-    async fn forward(&self, request: Request<Incoming>) -> Response<Body> {
+    async fn forward(&self, request: Request<Incoming>, caller: Caller, host: &str) -> Response<Body> {
         let (mut parts, body) = request.into_parts();
-        let caller = Caller::local();
         parts.extensions.insert(caller.clone());
         let mut opened = None;
         let presented_header = parts.headers.get(SESSION_HEADER).cloned();
@@ -213,7 +395,7 @@ impl FrontEnd {
             }
         }
         let deleting = parts.method == Method::DELETE;
-        let mut response = self.dispatch(parts, body).await;
+        let mut response = self.dispatch(parts, body, &caller, host).await;
         if let Some(id) = &opened {
             self.sessions.release(id);
             if deleting && response.status().is_success() {
@@ -250,7 +432,13 @@ impl FrontEnd {
 
     /// Buffers a POST body under the size cap, answers malformed JSON with a
     /// JSON-RPC parse error, and hands the request to rmcp.
-    async fn dispatch(&self, parts: http::request::Parts, body: Incoming) -> Response<Body> {
+    async fn dispatch(
+        &self,
+        parts: http::request::Parts,
+        body: Incoming,
+        caller: &Caller,
+        host: &str,
+    ) -> Response<Body> {
         if parts.method != Method::POST {
             return self.mcp.handle(Request::from_parts(parts, body)).await;
         }
@@ -282,6 +470,9 @@ impl FrontEnd {
         };
         if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
             return jsonrpc_error(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {error}"));
+        }
+        if let Some(refusal) = self.tool_scope_check(caller, host, &bytes) {
+            return refusal;
         }
         self.mcp.handle(Request::from_parts(parts, Full::new(bytes))).await
     }
@@ -317,6 +508,7 @@ impl HttpServer {
         shared: Arc<McpShared>,
         settings: HttpSettings,
         readiness: Arc<Readiness>,
+        auth: Option<Arc<Authenticator>>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let session_streams = CancellationToken::new();
@@ -349,6 +541,8 @@ impl HttpServer {
                 readiness,
                 mcp,
                 sessions,
+                auth,
+                runtime: runtime.clone(),
             }),
             shutdown_grace,
             runtime,
@@ -376,8 +570,9 @@ impl HttpServer {
             // Small JSON and SSE frames must not wait for Nagle.
             let _ = stream.set_nodelay(true);
             let front = self.front.clone();
-            let service = service_fn(move |request: Request<Incoming>| {
+            let service = service_fn(move |mut request: Request<Incoming>| {
                 let front = front.clone();
+                request.extensions_mut().insert(peer);
                 async move { Ok::<_, Infallible>(front.route(request).await) }
             });
             let connection = builder

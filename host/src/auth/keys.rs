@@ -1,0 +1,260 @@
+//! The IdP's metadata and signing keys: discovery from the issuer, the JWKS
+//! cached for its `max-age` (clamped), refreshed in the background when
+//! stale, and at most once per [`UNKNOWN_KID_INTERVAL`] when a token names
+//! an unknown `kid` (single flight). Cached keys keep serving while the IdP
+//! is down.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::fetch::Fetcher;
+use super::token::{KeyLookup, KeySet, VerificationKey, parse_jwks};
+
+/// Shortest gap between two refreshes caused by unknown `kid`s.
+pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
+const MIN_MAX_AGE: Duration = Duration::from_secs(60);
+const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// What discovery found.
+#[derive(Debug, Clone)]
+pub struct Discovered {
+    /// The metadata document as the IdP publishes it.
+    pub metadata: Value,
+    pub jwks_uri: String,
+}
+
+#[derive(Default)]
+struct State {
+    discovered: Option<Discovered>,
+    keys: Arc<KeySet>,
+    fetched_at: Option<Instant>,
+    max_age: Duration,
+    last_error: Option<String>,
+}
+
+pub struct KeyStore {
+    issuer: String,
+    jwks_override: Option<String>,
+    fetcher: Fetcher,
+    state: RwLock<State>,
+    /// Single flight for refreshes; holds when the last one started.
+    refresh: tokio::sync::Mutex<Option<Instant>>,
+    refreshes: std::sync::atomic::AtomicU64,
+    background: Mutex<bool>,
+}
+
+impl KeyStore {
+    pub fn new(issuer: String, jwks_override: Option<String>, fetcher: Fetcher) -> Self {
+        KeyStore {
+            issuer,
+            jwks_override,
+            fetcher,
+            state: RwLock::new(State::default()),
+            refresh: tokio::sync::Mutex::new(None),
+            refreshes: Default::default(),
+            background: Mutex::new(false),
+        }
+    }
+
+    /// JWKS fetches so far (for tests and metrics).
+    pub fn refresh_count(&self) -> u64 {
+        self.refreshes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn discovered(&self) -> Option<Discovered> {
+        self.state.read().ok().and_then(|s| s.discovered.clone())
+    }
+
+    /// Whether keys are loaded; else why not.
+    pub fn status(&self) -> Result<usize, String> {
+        let state = self.state.read().map_err(|_| "key store poisoned".to_string())?;
+        match (&state.fetched_at, &state.last_error) {
+            (Some(_), _) => Ok(state.keys.keys.len()),
+            (None, Some(error)) => Err(error.clone()),
+            (None, None) => Err(format!("Discovering the JWKS URI of {}", self.issuer)),
+        }
+    }
+
+    fn metadata_urls(&self) -> Vec<String> {
+        let issuer = self.issuer.trim_end_matches('/');
+        let mut urls = vec![format!("{issuer}/.well-known/openid-configuration")];
+        // RFC 8414: the well-known segment goes between host and path.
+        if let Some((scheme, rest)) = self.issuer.split_once("://") {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let path = path.trim_end_matches('/');
+            let suffix = if path.is_empty() {
+                String::new()
+            } else {
+                format!("/{path}")
+            };
+            urls.push(format!(
+                "{scheme}://{host}/.well-known/oauth-authorization-server{suffix}"
+            ));
+        }
+        urls
+    }
+
+    async fn discover(&self) -> anyhow::Result<Discovered> {
+        let mut problems = Vec::new();
+        for url in self.metadata_urls() {
+            match self.fetcher.get_json(&url).await {
+                Ok((metadata, _)) => {
+                    let published = metadata.get("issuer").and_then(Value::as_str).unwrap_or("");
+                    if published != self.issuer {
+                        anyhow::bail!(
+                            "the metadata at {url} names issuer `{published}`, not the configured `{}`",
+                            self.issuer
+                        );
+                    }
+                    let jwks_uri = match &self.jwks_override {
+                        Some(uri) => uri.clone(),
+                        None => metadata
+                            .get("jwks_uri")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| anyhow::anyhow!("the metadata at {url} has no jwks_uri"))?
+                            .to_string(),
+                    };
+                    return Ok(Discovered { metadata, jwks_uri });
+                }
+                Err(error) => problems.push(format!("{error:#}")),
+            }
+        }
+        anyhow::bail!("{}", problems.join("; "))
+    }
+
+    /// Discovers (once) and fetches the JWKS. On failure the cached keys
+    /// stay in use.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        let discovered = match self.discovered() {
+            Some(found) => found,
+            None => match self.discover().await {
+                Ok(found) => {
+                    if let Ok(mut state) = self.state.write() {
+                        state.discovered = Some(found.clone());
+                    }
+                    found
+                }
+                Err(error) => {
+                    let message = format!("Failed to discover JWKS URI from {}: {error:#}", self.issuer);
+                    if let Ok(mut state) = self.state.write() {
+                        state.last_error = Some(message.clone());
+                    }
+                    anyhow::bail!(message);
+                }
+            },
+        };
+        self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let outcome = self
+            .fetcher
+            .get_json(&discovered.jwks_uri)
+            .await
+            .and_then(|(document, max_age)| {
+                let (keys, skipped) = parse_jwks(&document);
+                if keys.is_empty() {
+                    anyhow::bail!("no usable key in {} ({})", discovered.jwks_uri, skipped.join("; "));
+                }
+                Ok((keys, skipped, max_age))
+            });
+        match outcome {
+            Ok((keys, skipped, max_age)) => {
+                if !skipped.is_empty() {
+                    tracing::warn!(skipped = %skipped.join("; "), "JWKS keys skipped");
+                }
+                tracing::info!(keys = keys.len(), jwks_uri = %discovered.jwks_uri, "JWKS loaded");
+                if let Ok(mut state) = self.state.write() {
+                    state.keys = Arc::new(KeySet { keys });
+                    state.fetched_at = Some(Instant::now());
+                    state.max_age = max_age.unwrap_or(DEFAULT_MAX_AGE).clamp(MIN_MAX_AGE, MAX_MAX_AGE);
+                    state.last_error = None;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let message = format!("Failed to fetch the JWKS of {}: {error:#}", self.issuer);
+                if let Ok(mut state) = self.state.write() {
+                    state.last_error = Some(message.clone());
+                }
+                anyhow::bail!(message)
+            }
+        }
+    }
+
+    /// The current keys; starts a background refresh when they are stale.
+    pub fn snapshot(self: &Arc<Self>) -> Arc<KeySet> {
+        let (keys, stale) = match self.state.read() {
+            Ok(state) => (
+                state.keys.clone(),
+                state.fetched_at.is_some_and(|at| at.elapsed() > state.max_age),
+            ),
+            Err(_) => (Arc::new(KeySet::default()), false),
+        };
+        if stale {
+            let mut running = self.background.lock().unwrap_or_else(|p| p.into_inner());
+            if !*running {
+                *running = true;
+                let store = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = store.refresh().await {
+                        tracing::warn!(error = %error, "JWKS refresh failed; cached keys stay in use");
+                    }
+                    *store.background.lock().unwrap_or_else(|p| p.into_inner()) = false;
+                });
+            }
+        }
+        keys
+    }
+
+    /// A token named an unknown `kid`: refresh unless one ran (or started)
+    /// within [`UNKNOWN_KID_INTERVAL`]; concurrent callers share one fetch.
+    /// Returns whether a refresh happened (or finished while waiting).
+    pub async fn refresh_for_unknown_kid(&self) -> bool {
+        let before = self.state.read().ok().and_then(|s| s.fetched_at);
+        let mut last = self.refresh.lock().await;
+        let after = self.state.read().ok().and_then(|s| s.fetched_at);
+        if after != before {
+            // Another caller refreshed while we waited.
+            return true;
+        }
+        if last.is_some_and(|at| at.elapsed() < UNKNOWN_KID_INTERVAL) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        match self.refresh().await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(error = %error, "JWKS refresh for an unknown kid failed");
+                false
+            }
+        }
+    }
+
+    /// Keeps trying to load keys with backoff until it succeeds once; then
+    /// returns (later refreshes happen on demand).
+    pub async fn load_until_ready(self: Arc<Self>, on_ready: impl Fn() + Send, on_error: impl Fn(String) + Send) {
+        let mut delay = Duration::from_secs(1);
+        loop {
+            match self.refresh().await {
+                Ok(()) => {
+                    on_ready();
+                    return;
+                }
+                Err(error) => {
+                    let message = format!("{error:#}");
+                    tracing::warn!(error = %message, retry_in_s = delay.as_secs(), "OIDC keys not available");
+                    on_error(message);
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+    }
+}
+
+impl KeyLookup for Arc<KeySet> {
+    fn keys(&self, kid: Option<&str>) -> Vec<VerificationKey> {
+        self.as_ref().keys(kid)
+    }
+}

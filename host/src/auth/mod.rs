@@ -1,0 +1,217 @@
+//! OAuth 2.1 resource server: bearer JWT validation against the IdP's JWKS
+//! (`token.rs`, `keys.rs`), the protected resource metadata (RFC 9728) and
+//! the challenges (`WWW-Authenticate`) clients discover the IdP from.
+//!
+//! Tokens are never logged, forwarded or shown to components; the verified
+//! identity becomes a [`Caller`].
+
+pub mod crypto;
+pub mod fetch;
+pub mod keys;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+use crate::caller::Caller;
+pub use token::{Rejection, TokenRules, TypPolicy};
+
+/// Auth configuration (from `OIDC_*` settings).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audiences: Vec<String>,
+    pub jwks_uri: Option<String>,
+    /// Scopes every request needs.
+    pub required_scopes: Vec<String>,
+    /// Extra scope tools that are not read-only need.
+    pub write_scope: Option<String>,
+    /// Extra scopes per tool name.
+    pub tool_scopes: Vec<(String, String)>,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    pub typ: TypPolicy,
+    pub username_claim: String,
+    pub groups_claim: String,
+    /// Canonical URL of `/mcp` (PUBLIC_URL); derived from the request's
+    /// Host when unset.
+    pub public_url: Option<String>,
+}
+
+/// What a request presented, judged.
+#[derive(Debug)]
+pub enum AuthOutcome {
+    Allowed(Caller),
+    /// 401: no or a bad token.
+    Unauthorized(Option<Rejection>),
+}
+
+pub struct Authenticator {
+    settings: AuthSettings,
+    rules: TokenRules,
+    keys: Arc<keys::KeyStore>,
+}
+
+impl Authenticator {
+    pub fn new(settings: AuthSettings) -> anyhow::Result<Self> {
+        crypto::install();
+        let fetcher = fetch::Fetcher::new(Duration::from_secs(5))?;
+        let keys = Arc::new(keys::KeyStore::new(
+            settings.issuer.clone(),
+            settings.jwks_uri.clone(),
+            fetcher,
+        ));
+        let rules = TokenRules {
+            issuer: settings.issuer.clone(),
+            audiences: settings.audiences.clone(),
+            algorithms: settings.algorithms.clone(),
+            leeway_seconds: settings.leeway.as_secs(),
+            typ: settings.typ,
+            username_claim: settings.username_claim.clone(),
+            groups_claim: settings.groups_claim.clone(),
+        };
+        Ok(Authenticator { settings, rules, keys })
+    }
+
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    pub fn keys(&self) -> &Arc<keys::KeyStore> {
+        &self.keys
+    }
+
+    /// Validates the `Authorization` header values of one request.
+    pub async fn authenticate(&self, authorization: &[&[u8]]) -> AuthOutcome {
+        if authorization.is_empty() {
+            return AuthOutcome::Unauthorized(None);
+        }
+        let token = match token::bearer(authorization) {
+            Ok(token) => token,
+            Err(rejection) => return AuthOutcome::Unauthorized(Some(rejection)),
+        };
+        let mut outcome = token::validate(token, &self.rules, &self.keys.snapshot());
+        if let Err(rejection) = &outcome
+            && rejection.unknown_kid
+            && self.keys.refresh_for_unknown_kid().await
+        {
+            outcome = token::validate(token, &self.rules, &self.keys.snapshot());
+        }
+        match outcome {
+            Ok(verified) => AuthOutcome::Allowed(Caller {
+                subject: verified.subject,
+                issuer: verified.issuer,
+                username: verified.username,
+                groups: verified.groups,
+                client_id: verified.client_id,
+                scopes: verified.scopes,
+                verified: true,
+            }),
+            Err(rejection) => AuthOutcome::Unauthorized(Some(rejection)),
+        }
+    }
+
+    /// Scopes `caller` lacks among `needed`.
+    pub fn missing_scopes(caller: &Caller, needed: &[String]) -> Vec<String> {
+        needed.iter().filter(|s| !caller.scopes.contains(s)).cloned().collect()
+    }
+
+    /// Scopes a call of `tool` needs beyond the required ones.
+    pub fn tool_scopes(&self, tool: &str, read_only: bool) -> Vec<String> {
+        let mut needed: Vec<String> = self
+            .settings
+            .tool_scopes
+            .iter()
+            .filter(|(name, _)| name == tool)
+            .map(|(_, scope)| scope.clone())
+            .collect();
+        if !read_only && let Some(write) = &self.settings.write_scope {
+            needed.push(write.clone());
+        }
+        needed
+    }
+
+    /// The canonical resource URL for a request to `host`.
+    pub fn resource(&self, host: &str) -> String {
+        self.settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}/mcp"))
+    }
+
+    /// The URL of our protected resource metadata for `resource`.
+    pub fn metadata_url(resource: &str) -> String {
+        match resource.split_once("://") {
+            Some((scheme, rest)) => {
+                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+                let path = path.trim_end_matches('/');
+                let suffix = if path.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{path}")
+                };
+                format!("{scheme}://{host}/.well-known/oauth-protected-resource{suffix}")
+            }
+            None => resource.to_string(),
+        }
+    }
+
+    /// Every scope clients should know about.
+    pub fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes = self.settings.required_scopes.clone();
+        scopes.extend(self.settings.write_scope.iter().cloned());
+        scopes.extend(self.settings.tool_scopes.iter().map(|(_, s)| s.clone()));
+        scopes.sort();
+        scopes.dedup();
+        scopes
+    }
+
+    /// RFC 9728 metadata.
+    pub fn protected_resource_metadata(&self, host: &str) -> Value {
+        json!({
+            "resource": self.resource(host),
+            "authorization_servers": [self.settings.issuer],
+            "scopes_supported": self.scopes_supported(),
+            "bearer_methods_supported": ["header"],
+            "resource_name": "CloudNativePG MCP server",
+            "resource_documentation": "https://cloudnative-pg.io/",
+        })
+    }
+
+    /// RFC 8414 metadata in resource-server mode: the IdP's own, as
+    /// discovered (issuer and endpoints unchanged).
+    pub fn authorization_server_metadata(&self) -> Option<Value> {
+        self.keys.discovered().map(|d| d.metadata)
+    }
+
+    /// `WWW-Authenticate` for a 401 (with `error` only when a token was
+    /// presented) or a 403 `insufficient_scope`.
+    pub fn challenge(&self, host: &str, error: Option<(&str, &str)>, scopes: &[String]) -> String {
+        let resource = self.resource(host);
+        let mut value = format!("Bearer resource_metadata=\"{}\"", Self::metadata_url(&resource));
+        let scope = if scopes.is_empty() {
+            self.settings.required_scopes.join(" ")
+        } else {
+            scopes.join(" ")
+        };
+        if !scope.is_empty() {
+            value.push_str(&format!(", scope=\"{scope}\""));
+        }
+        if let Some((error, description)) = error {
+            value.push_str(&format!(", error=\"{error}\", error_description=\"{description}\""));
+        }
+        value
+    }
+}
+
+/// Splits a comma or space separated list.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Drives the MCP Inspector CLI against a cnpg-mcp server: lists the tools and
+# calls get_session_info (who the server thinks you are).
+#
+#   scripts/test-inspector.sh --transport http --url https://mcp.example.com/mcp --token "$TOKEN"
+#   scripts/test-inspector.sh --transport http --url http://127.0.0.1:3000/mcp --token-file ./token
+#   scripts/test-inspector.sh --transport stdio [--binary path/to/cnpg-mcp]
+#
+# The Inspector comes from tests/node_modules (tests/setup.sh installs it);
+# MCP_INSPECTOR overrides its path. Exit status: the Inspector's (0 = both
+# steps worked).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+transport=http
+url=http://127.0.0.1:3000/mcp
+token=""
+binary="${CNPG_MCP_BIN:-cnpg-mcp}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --transport) transport="$2"; shift 2 ;;
+    --url) url="$2"; shift 2 ;;
+    --token) token="$2"; shift 2 ;;
+    --token-file) token="$(tr -d '[:space:]' < "$2")"; shift 2 ;;
+    --binary) binary="$2"; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+inspector="${MCP_INSPECTOR:-$root/tests/node_modules/.bin/mcp-inspector}"
+[ -x "$inspector" ] || { echo "MCP Inspector not found at $inspector (run tests/setup.sh)" >&2; exit 2; }
+# Node 22 from tests/node_modules first (the Inspector needs it).
+[ -d "$root/tests/node_modules/.bin" ] && export PATH="$root/tests/node_modules/.bin:$PATH"
+
+case "$transport" in
+  http)
+    target=("$url" --transport http)
+    [ -n "$token" ] && target+=(--header "Authorization: Bearer $token")
+    ;;
+  stdio)
+    target=("$binary" serve --transport stdio)
+    ;;
+  *) echo "--transport must be http or stdio" >&2; exit 2 ;;
+esac
+
+echo "== tools/list"
+"$inspector" --cli "${target[@]}" --method tools/list
+echo "== tools/call get_session_info"
+"$inspector" --cli "${target[@]}" --method tools/call --tool-name get_session_info
