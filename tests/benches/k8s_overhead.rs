@@ -7,7 +7,8 @@
 //! - `client`: the host's Kubernetes client for one call (`KubeCall::get`,
 //!   impersonating a verified caller: headers, bounded read, journal),
 //! - `tool_get`: a whole tool call of the probe component doing one `get`
-//!   (grant check, WIT hand-over of the object, the component's JSON),
+//!   and returning only the object's length (grant check, the client, the
+//!   WIT hand-over of the object into the guest; no JSON work in the guest),
 //! - `tool_noop`: the same tool call doing no Kubernetes I/O.
 //!
 //! Overheads printed: `client - raw` and `tool_get - tool_noop - raw`.
@@ -178,7 +179,7 @@ fn main() {
             protocol_version: "2025-06-18".into(),
             peer: Arc::new(DiscardingPeer),
         };
-        let get = json!({"op": "get", "group": "postgresql.cnpg.io", "resource": "clusters", "namespace": "db", "name": "pg"});
+        let get = json!({"op": "get_len", "group": "postgresql.cnpg.io", "resource": "clusters", "namespace": "db", "name": "pg"});
         let noop = json!({"op": "default_namespace"});
         let mut tool_get = Vec::with_capacity(SAMPLES);
         let mut tool_noop = Vec::with_capacity(SAMPLES);

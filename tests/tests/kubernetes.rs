@@ -579,6 +579,9 @@ async fn wait_for_watches_until_the_condition_holds_and_reports_progress() {
     ))
     .unwrap();
     api.create(&PostParams::default(), &manifest).await.unwrap();
+    let ns2 = bed.namespace("wait-quiet").await.unwrap();
+    let api2: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns2, &cnpg_cluster());
+    api2.create(&PostParams::default(), &manifest).await.unwrap();
     let mut probe = Probe::start(bed, &probe_grant(""), &[]).await;
 
     // Time out while the phase is not there yet, naming the last value.
@@ -630,6 +633,31 @@ async fn wait_for_watches_until_the_condition_holds_and_reports_progress() {
             .any(|m| m.contains("now Setting up primary") || m.contains("now Creating replica")),
         "{progress:?}"
     );
+
+    // A quiet watch outlives the per-request limit (2 s here): only the
+    // wait's own deadline ends it.
+    let mut short = Probe::start(bed, &probe_grant(""), &["--kube-timeout-seconds", "2"]).await;
+    let pg2 = cluster_args(&ns2, "pg");
+    let writer = tokio::spawn({
+        let ns2 = ns2.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            let bed = TestBed::shared().await;
+            bed.write_status(
+                &cnpg_cluster(),
+                &ns2,
+                "pg",
+                json!({"phase": "Cluster in healthy state"}),
+            )
+            .await
+            .unwrap();
+        }
+    });
+    let quiet = short
+        .ok(with(&pg2, json!({"op": "wait_for", "pointer": "/status/phase", "equals_any": ["Cluster in healthy state"], "timeout_ms": 20000})))
+        .await;
+    writer.await.unwrap();
+    assert_eq!(quiet["status"]["phase"], json!("Cluster in healthy state"));
 
     // A wait needs `watch` in the grant.
     let no_watch =

@@ -281,9 +281,14 @@ impl KubeAccess {
             None => Config::infer().await?,
         };
         let timeout = settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
+        // Every exchange has its own deadline (`exchange_prepared`); no
+        // per-read timers (they cost on every read and would cut a quiet
+        // watch), and no silent retries: the component sees
+        // `too-many-requests` or `unavailable` and decides.
+        config.read_timeout = None;
+        config.write_timeout = None;
         config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
+        config.default_retry = false;
         let default_namespace = config.default_namespace.clone();
         Ok(KubeAccess {
             client: Client::try_from(config)?,

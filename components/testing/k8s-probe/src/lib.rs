@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 struct Probe;
 
 const SCHEMA: &str = r#"{"type":"object","properties":{
- "op":{"type":"string","enum":["get","list","create","replace","patch","delete","logs","events","wait_for","resolve_kind","default_namespace"]},
+ "op":{"type":"string","enum":["get","get_len","list","create","replace","patch","delete","logs","events","wait_for","resolve_kind","default_namespace"]},
  "group":{"type":"string"},"version":{"type":"string"},"resource":{"type":"string"},
  "namespace":{"type":"string"},"name":{"type":"string"},"subresource":{"type":"string"},
  "body":{},"patch_type":{"type":"string","enum":["json","merge","strategic","apply"]},"force":{"type":"boolean"},
@@ -89,6 +89,8 @@ fn run(args: &Value) -> Result<Value, K8sError> {
     let op = text_of(args, "op").unwrap_or_default();
     Ok(match op.as_str() {
         "get" => parse(k8s::get(&target)?),
+        // The object's size only: no JSON work in the guest (benchmarks).
+        "get_len" => Value::from(k8s::get(&target)?.len()),
         "list" => parse(k8s::list(
             &target,
             &ListOptions {
