@@ -979,3 +979,97 @@ async fn session_info_reports_the_cloudnativepg_api_from_discovery() {
     );
     assert_eq!(result["structuredContent"]["caller"]["subject"], json!("local"));
 }
+
+/// End to end: tokens from the real IdP, verified by the server, become
+/// Kubernetes identities (`--impersonate` with prefixes); the cluster's
+/// RBAC decides per caller.
+#[tokio::test(flavor = "multi_thread")]
+async fn verified_callers_are_impersonated_end_to_end() {
+    use cnpg_mcp_tests::idp::{Idp, MACHINE_CLIENT, OTHER_CLIENT};
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("e2e-imp").await.unwrap();
+    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns, &cnpg_cluster());
+    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
+        "pg",
+        json!({"instances": 1, "storage": {"size": "1Gi"}}),
+    ))
+    .unwrap();
+    api.create(&PostParams::default(), &manifest).await.unwrap();
+    // The machine client's tokens carry groups ["cnpg-operators"]; the
+    // other client's ["other-team"].
+    let read = json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]}]);
+    bed.bind_role(&ns, "operators-read", read, ("Group", "oidc:cnpg-operators"))
+        .await
+        .unwrap();
+
+    let idp = Idp::start().unwrap();
+    let port = cnpg_mcp_tests::free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let components = component_folder(&[("test_k8s_probe", Some(&probe_grant("")))]);
+    let server = Server::start_on(
+        port,
+        &[
+            "--no-builtin",
+            "--components",
+            components.path().to_str().unwrap(),
+            "--kubeconfig",
+            bed.kubeconfig.to_str().unwrap(),
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            &resource,
+            "--oidc-scope",
+            "mcp:read",
+            "--impersonate",
+            "--impersonate-user-prefix",
+            "oidc:",
+            "--impersonate-group-prefix",
+            "oidc:",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cnpg_mcp_tests::request(port, "GET", "/readyz", &[], Vec::new())
+        .await
+        .status
+        != 200
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let get = with(&cluster_args(&ns, "pg"), json!({"op": "get"}));
+    let outcome = |result: Value| result["structuredContent"].clone();
+
+    let operator = idp
+        .client_credentials(MACHINE_CLIENT.0, MACHINE_CLIENT.1, Some(&resource), "mcp:read")
+        .await
+        .unwrap();
+    let mut session = Session::open_with_token(port, &operator).await;
+    let allowed = outcome(session.call_tool("k8s", get.clone()).await);
+    assert_eq!(allowed["ok"]["metadata"]["name"], json!("pg"), "{allowed}");
+
+    let outsider = idp
+        .client_credentials(OTHER_CLIENT.0, OTHER_CLIENT.1, Some(&resource), "mcp:read")
+        .await
+        .unwrap();
+    let mut other = Session::open_with_token(port, &outsider).await;
+    let refused = outcome(other.call_tool("k8s", get).await);
+    assert_eq!(refused["error"]["kind"], json!("forbidden"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"oidc:other-machine\""),
+        "{refused}"
+    );
+
+    // The API server saw the impersonated identities, with their groups.
+    let events = bed.audit_events();
+    assert!(events.iter().any(|e| {
+        e["objectRef"]["namespace"] == json!(ns)
+            && e["impersonatedUser"]["username"] == json!("oidc:mcp-machine")
+            && e["impersonatedUser"]["groups"]
+                .as_array()
+                .is_some_and(|g| g.contains(&json!("oidc:cnpg-operators")))
+    }));
+    drop(server);
+}
