@@ -34,6 +34,7 @@ pub struct StubIdp {
     discovery_down: std::sync::atomic::AtomicBool,
     jwks_hits: AtomicU64,
     discovery_hits: AtomicU64,
+    other_hits: AtomicU64,
 }
 
 impl StubIdp {
@@ -48,6 +49,7 @@ impl StubIdp {
             discovery_down: Default::default(),
             jwks_hits: AtomicU64::new(0),
             discovery_hits: AtomicU64::new(0),
+            other_hits: AtomicU64::new(0),
         });
         let server = idp.clone();
         tokio::spawn(async move {
@@ -84,6 +86,11 @@ impl StubIdp {
 
     pub fn jwks_hits(&self) -> u64 {
         self.jwks_hits.load(Ordering::SeqCst)
+    }
+
+    /// Requests to any other path (e.g. a `jku` a token pointed at).
+    pub fn other_hits(&self) -> u64 {
+        self.other_hits.load(Ordering::SeqCst)
     }
 
     pub fn discovery_hits(&self) -> u64 {
@@ -138,7 +145,10 @@ impl StubIdp {
                     JwksMode::Malformed => reply(200, "{\"keys\": [".into()),
                 }
             }
-            _ => reply(404, "{}".into()),
+            _ => {
+                self.other_hits.fetch_add(1, Ordering::SeqCst);
+                reply(404, "{}".into())
+            }
         }
     }
 }

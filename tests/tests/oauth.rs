@@ -333,4 +333,39 @@ async fn the_connect_bridge_and_the_token_helper() {
     let mut log = String::new();
     std::io::Read::read_to_string(&mut bridge.stderr.take().unwrap(), &mut log).unwrap();
     assert!(log.matches("access token obtained").count() >= 2, "{log}");
+
+    // `--listen`: the same as a loopback HTTP endpoint for clients that
+    // take a URL; they send no token at all.
+    let local = free_port();
+    let mut listener = Command::new(binary())
+        .args([
+            "connect",
+            "--url",
+            &resource,
+            "--client-id",
+            MACHINE.0,
+            "--scope",
+            "mcp:read",
+        ])
+        .args(["--listen", &format!("127.0.0.1:{local}")])
+        .env("CNPG_MCP_CLIENT_SECRET", MACHINE.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", local)).is_err() {
+        assert!(Instant::now() < deadline, "connect --listen did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut through = Session::open(local).await;
+    let info = through.call_tool("get_session_info", json!({})).await;
+    assert_eq!(
+        info["structuredContent"]["caller"]["client_id"],
+        json!(MACHINE.0),
+        "{info}"
+    );
+    let _ = listener.kill();
+    let _ = listener.wait();
 }

@@ -159,6 +159,38 @@ async fn challenges_metadata_scopes_and_sessions() {
             "{value}"
         );
     }
+    // A token in the query string is ignored; notifications need a token.
+    let good = k.current.sign(json!({}), &claims(&idp, "alice", "mcp:read"));
+    tokens_seen.push(good.clone());
+    let reply = request(
+        server.port,
+        "POST",
+        &format!("/mcp?access_token={good}"),
+        &[MCP_ACCEPT, JSON_TYPE],
+        initialize(),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    let reply = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &[MCP_ACCEPT, JSON_TYPE],
+        br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    // Key headers in a token are never fetched: an attacker's key with a
+    // `jku`/`x5u` pointing at a URL we watch.
+    let attacker = TestKey::rsa(_dir.path(), "evil", 2048, Algorithm::RS256);
+    let forged = attacker.sign(
+        json!({"kid": "evil", "jku": format!("{}/evil-jwks", idp.issuer), "x5u": format!("{}/evil-x5u", idp.issuer), "jwk": attacker.jwk}),
+        &claims(&idp, "mallory", "mcp:read"),
+    );
+    tokens_seen.push(forged.clone());
+    assert_eq!(post(&server, Some(&format!("Bearer {forged}"))).await.status, 401);
+    assert_eq!(idp.other_hits(), 0, "a URL from a token header was fetched");
+
     // Browsers may read the challenge.
     let reply = request(
         server.port,
