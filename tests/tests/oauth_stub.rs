@@ -347,6 +347,19 @@ async fn key_refresh_rotation_and_outages() {
     }
     assert!(idp.jwks_hits() <= 3, "{} JWKS fetches", idp.jwks_hits());
 
+    // A remembered (already validated) token still expires on time.
+    let (strict, _strict_dir) = start(&idp, &["--oidc-leeway-seconds", "0"]);
+    wait_ready(&strict).await;
+    let mut short = claims(&idp, "alice", "mcp:read");
+    short["exp"] = json!(now() + 2);
+    let short = format!("Bearer {}", k.next.sign(json!({}), &short));
+    assert_eq!(post(&strict, Some(&short)).await.status, 200);
+    assert_eq!(post(&strict, Some(&short)).await.status, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let reply = post(&strict, Some(&short)).await;
+    assert_eq!(reply.status, 401);
+    assert!(challenge(&reply).contains("Token expired"), "{}", challenge(&reply));
+
     // The JWKS endpoint fails: cached keys keep working.
     for mode in [JwksMode::Status(500), JwksMode::Malformed, JwksMode::Huge] {
         idp.set_mode(mode);

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::caller::Caller;
 pub use token::{Rejection, TokenRules, TypPolicy};
@@ -53,7 +54,21 @@ pub struct Authenticator {
     settings: AuthSettings,
     rules: TokenRules,
     keys: Arc<keys::KeyStore>,
+    /// Tokens already validated, by SHA-256 of the token: a client sends
+    /// the same token with every request of a session.
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Remembered>>,
 }
+
+/// A validated token, valid while the key set it was checked against is
+/// current and until `until` (its `exp`, at most a minute after the check).
+struct Remembered {
+    caller: Caller,
+    keys: Arc<token::KeySet>,
+    until: std::time::Instant,
+}
+
+/// Most remembered tokens; the cache is emptied when full.
+const MAX_REMEMBERED: usize = 10_000;
 
 impl Authenticator {
     pub fn new(settings: AuthSettings) -> anyhow::Result<Self> {
@@ -73,7 +88,12 @@ impl Authenticator {
             username_claim: settings.username_claim.clone(),
             groups_claim: settings.groups_claim.clone(),
         };
-        Ok(Authenticator { settings, rules, keys })
+        Ok(Authenticator {
+            settings,
+            rules,
+            keys,
+            verified: Default::default(),
+        })
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -93,25 +113,57 @@ impl Authenticator {
             Ok(token) => token,
             Err(rejection) => return AuthOutcome::Unauthorized(Some(rejection)),
         };
-        let mut outcome = token::validate(token, &self.rules, &self.keys.snapshot());
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let mut snapshot = self.keys.snapshot();
+        if let Some(caller) = self.remembered(&digest, &snapshot) {
+            return AuthOutcome::Allowed(caller);
+        }
+        let mut outcome = token::validate(token, &self.rules, &snapshot);
         if let Err(rejection) = &outcome
             && rejection.unknown_kid
             && self.keys.refresh_for_unknown_kid().await
         {
-            outcome = token::validate(token, &self.rules, &self.keys.snapshot());
+            snapshot = self.keys.snapshot();
+            outcome = token::validate(token, &self.rules, &snapshot);
         }
         match outcome {
-            Ok(verified) => AuthOutcome::Allowed(Caller {
-                subject: verified.subject,
-                issuer: verified.issuer,
-                username: verified.username,
-                groups: verified.groups,
-                client_id: verified.client_id,
-                scopes: verified.scopes,
-                verified: true,
-            }),
+            Ok(verified) => {
+                let caller = Caller {
+                    subject: verified.subject,
+                    issuer: verified.issuer,
+                    username: verified.username,
+                    groups: verified.groups,
+                    client_id: verified.client_id,
+                    scopes: verified.scopes,
+                    verified: true,
+                };
+                self.remember(digest, &caller, snapshot, verified.expires_in);
+                AuthOutcome::Allowed(caller)
+            }
             Err(rejection) => AuthOutcome::Unauthorized(Some(rejection)),
         }
+    }
+
+    fn remembered(&self, digest: &[u8; 32], keys: &Arc<token::KeySet>) -> Option<Caller> {
+        let cache = self.verified.lock().ok()?;
+        let entry = cache.get(digest)?;
+        (Arc::ptr_eq(&entry.keys, keys) && std::time::Instant::now() < entry.until).then(|| entry.caller.clone())
+    }
+
+    fn remember(&self, digest: [u8; 32], caller: &Caller, keys: Arc<token::KeySet>, expires_in: Duration) {
+        let Ok(mut cache) = self.verified.lock() else { return };
+        if cache.len() >= MAX_REMEMBERED {
+            cache.clear();
+        }
+        let until = std::time::Instant::now() + expires_in.min(Duration::from_secs(60));
+        cache.insert(
+            digest,
+            Remembered {
+                caller: caller.clone(),
+                keys,
+                until,
+            },
+        );
     }
 
     /// Scopes `caller` lacks among `needed`.

@@ -49,6 +49,8 @@ pub struct Verified {
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
     pub jti: Option<String>,
+    /// Time left until `exp` (plus leeway) when validated.
+    pub expires_in: std::time::Duration,
 }
 
 /// Why a token was refused. `description` goes to the client
@@ -454,6 +456,11 @@ pub fn validate(token: &str, rules: &TokenRules, keys: &dyn KeyLookup) -> Result
         .or_else(|| claims.get("azp"))
         .and_then(Value::as_str)
         .map(str::to_string);
+    let expires_in = std::time::Duration::from_secs(
+        exp.unwrap_or(0)
+            .saturating_add(rules.leeway_seconds)
+            .saturating_sub(now),
+    );
     Ok(Verified {
         subject,
         issuer,
@@ -462,6 +469,7 @@ pub fn validate(token: &str, rules: &TokenRules, keys: &dyn KeyLookup) -> Result
         client_id,
         scopes,
         jti,
+        expires_in,
     })
 }
 
