@@ -31,18 +31,23 @@ inspector="${MCP_INSPECTOR:-$root/tests/node_modules/.bin/mcp-inspector}"
 # Node 22 from tests/node_modules first (the Inspector needs it).
 [ -d "$root/tests/node_modules/.bin" ] && export PATH="$root/tests/node_modules/.bin:$PATH"
 
-case "$transport" in
-  http)
-    target=("$url" --transport http)
-    [ -n "$token" ] && target+=(--header "Authorization: Bearer $token")
-    ;;
-  stdio)
-    target=("$binary" serve --transport stdio)
-    ;;
-  *) echo "--transport must be http or stdio" >&2; exit 2 ;;
-esac
+# The Inspector's own options come first; for stdio the server command
+# follows `--` (its arguments would otherwise be taken as the Inspector's).
+run() {
+  case "$transport" in
+    http)
+      if [ -n "$token" ]; then
+        "$inspector" --cli "$url" --transport http --header "Authorization: Bearer $token" "$@"
+      else
+        "$inspector" --cli "$url" --transport http "$@"
+      fi
+      ;;
+    stdio) "$inspector" --cli "$@" -- "$binary" serve --transport stdio ;;
+    *) echo "--transport must be http or stdio" >&2; exit 2 ;;
+  esac
+}
 
 echo "== tools/list"
-"$inspector" --cli "${target[@]}" --method tools/list
+run --method tools/list
 echo "== tools/call get_session_info"
-"$inspector" --cli "${target[@]}" --method tools/call --tool-name get_session_info
+run --method tools/call --tool-name get_session_info

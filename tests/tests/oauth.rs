@@ -79,6 +79,26 @@ async fn machine_tokens_from_the_real_idp_with_our_client_the_python_sdk_and_the
         "{info}"
     );
 
+    // ES256 access tokens from the same IdP are accepted too.
+    let es256 = idp
+        .client_credentials(
+            cnpg_mcp_tests::idp::MACHINE_CLIENT_ES256.0,
+            cnpg_mcp_tests::idp::MACHINE_CLIENT_ES256.1,
+            Some(&resource),
+            "mcp:read",
+        )
+        .await
+        .unwrap();
+    let (header, _) = cnpg_mcp_tests::idp::decode_jwt(&es256).unwrap();
+    assert_eq!(header["alg"], json!("ES256"));
+    let mut ec_session = Session::open_with_token(server.port, &es256).await;
+    let info = ec_session.call_tool("get_session_info", json!({})).await;
+    assert_eq!(
+        info["structuredContent"]["caller"]["client_id"],
+        json!(cnpg_mcp_tests::idp::MACHINE_CLIENT_ES256.0),
+        "{info}"
+    );
+
     // A token for another resource is refused.
     let other = idp
         .client_credentials(MACHINE.0, MACHINE.1, Some("http://127.0.0.1:9/mcp"), "mcp:read")
@@ -168,6 +188,24 @@ async fn machine_tokens_from_the_real_idp_with_our_client_the_python_sdk_and_the
     );
     assert!(
         stdout.contains("get_session_info") && stdout.contains(MACHINE.0),
+        "{stdout}"
+    );
+
+    // ... and its stdio mode, which starts the server itself.
+    let output = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-inspector.sh"))
+        .args(["--transport", "stdio", "--binary", binary().to_str().unwrap()])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("get_session_info") && stdout.contains("local"),
         "{stdout}"
     );
 
