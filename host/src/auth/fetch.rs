@@ -14,6 +14,39 @@ use hyper_util::rt::TokioExecutor;
 /// Largest metadata or JWKS document accepted.
 pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
+/// An HTTP(S) client with the system's TLS roots (HTTP/1.1).
+pub fn https_client<B>() -> anyhow::Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, B>>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| anyhow::anyhow!("cannot load the system's TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new()).build(https))
+}
+
+/// `base` with the well-known segment `name` inserted between host and
+/// path (RFC 8414 / RFC 9728): `https://h/p` -> `https://h/.well-known/name/p`.
+pub fn well_known(base: &str, name: &str) -> String {
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let path = path.trim_end_matches('/');
+            let suffix = if path.is_empty() {
+                String::new()
+            } else {
+                format!("/{path}")
+            };
+            format!("{scheme}://{host}/.well-known/{name}{suffix}")
+        }
+        None => base.to_string(),
+    }
+}
+
 #[derive(Clone)]
 pub struct Fetcher {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
@@ -31,14 +64,8 @@ pub struct Fetched {
 
 impl Fetcher {
     pub fn new(timeout: Duration) -> anyhow::Result<Self> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| anyhow::anyhow!("cannot load the system's TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
         Ok(Fetcher {
-            client: Client::builder(TokioExecutor::new()).build(https),
+            client: https_client()?,
             timeout,
         })
     }
@@ -87,5 +114,26 @@ impl Fetcher {
         }
         let value = serde_json::from_slice(&fetched.body).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))?;
         Ok((value, fetched.max_age))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_known;
+
+    #[test]
+    fn well_known_urls_insert_the_segment_before_the_path() {
+        assert_eq!(
+            well_known("https://mcp.example.com/mcp", "oauth-protected-resource"),
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            well_known("https://idp.example.com/realms/main/", "oauth-authorization-server"),
+            "https://idp.example.com/.well-known/oauth-authorization-server/realms/main"
+        );
+        assert_eq!(
+            well_known("http://127.0.0.1:8080", "oauth-authorization-server"),
+            "http://127.0.0.1:8080/.well-known/oauth-authorization-server"
+        );
     }
 }

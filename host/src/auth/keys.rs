@@ -80,21 +80,10 @@ impl KeyStore {
 
     fn metadata_urls(&self) -> Vec<String> {
         let issuer = self.issuer.trim_end_matches('/');
-        let mut urls = vec![format!("{issuer}/.well-known/openid-configuration")];
-        // RFC 8414: the well-known segment goes between host and path.
-        if let Some((scheme, rest)) = self.issuer.split_once("://") {
-            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-            let path = path.trim_end_matches('/');
-            let suffix = if path.is_empty() {
-                String::new()
-            } else {
-                format!("/{path}")
-            };
-            urls.push(format!(
-                "{scheme}://{host}/.well-known/oauth-authorization-server{suffix}"
-            ));
-        }
-        urls
+        vec![
+            format!("{issuer}/.well-known/openid-configuration"),
+            super::fetch::well_known(&self.issuer, "oauth-authorization-server"),
+        ]
     }
 
     async fn discover(&self) -> anyhow::Result<Discovered> {

@@ -196,19 +196,7 @@ impl Authenticator {
 
     /// The URL of our protected resource metadata for `resource`.
     pub fn metadata_url(resource: &str) -> String {
-        match resource.split_once("://") {
-            Some((scheme, rest)) => {
-                let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-                let path = path.trim_end_matches('/');
-                let suffix = if path.is_empty() {
-                    String::new()
-                } else {
-                    format!("/{path}")
-                };
-                format!("{scheme}://{host}/.well-known/oauth-protected-resource{suffix}")
-            }
-            None => resource.to_string(),
-        }
+        fetch::well_known(resource, "oauth-protected-resource")
     }
 
     /// Every scope clients should know about.
