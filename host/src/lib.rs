@@ -10,6 +10,7 @@ pub mod config;
 pub mod http;
 pub mod kube;
 pub mod mcp;
+pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;

@@ -288,6 +288,23 @@ async fn challenges_metadata_scopes_and_sessions() {
         .await;
     assert_eq!(reply.status, 200);
 
+    // Refusals are counted by reason on /metrics (which needs no token).
+    let metrics = request(server.port, "GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(metrics.status, 200);
+    for line in [
+        "cnpg_mcp_auth_failures_total{reason=\"Invalid audience\"} 1",
+        "cnpg_mcp_auth_failures_total{reason=\"Malformed token\"} 1",
+        "cnpg_mcp_auth_failures_total{reason=\"insufficient scope\"} 1",
+        // The first load, and one refresh for the attacker's unknown kid.
+        "cnpg_mcp_jwks_fetches 2",
+    ] {
+        assert!(
+            metrics.body.lines().any(|l| l == line),
+            "missing `{line}` in:\n{}",
+            metrics.body
+        );
+    }
+
     // The audit record names the caller; no log line holds a token.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = server.log_text();

@@ -106,6 +106,27 @@ impl FrontEnd {
                 serde_json::json!({"status": "healthy", "service": "cnpg-mcp-server"}),
             ),
             (&Method::GET, "/healthz") => json(StatusCode::OK, serde_json::json!({"status": "alive"})),
+            // Prometheus scrape endpoint: not behind OIDC (counts only, no
+            // caller data); restrict it at the network level.
+            (&Method::GET, "/metrics") => {
+                let mut gauges = vec![(
+                    "cnpg_mcp_in_flight_calls",
+                    "Tool calls holding an admission slot.",
+                    self.runtime.in_flight_calls() as f64,
+                )];
+                if let Some(auth) = &self.auth {
+                    gauges.push((
+                        "cnpg_mcp_jwks_fetches",
+                        "JWKS fetches since start.",
+                        auth.keys().refresh_count() as f64,
+                    ));
+                }
+                full(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    crate::metrics::METRICS.render(&gauges),
+                )
+            }
             (&Method::GET, "/readyz") => {
                 let (ready, reason) = self.readiness.state();
                 if ready {
@@ -215,6 +236,10 @@ impl FrontEnd {
                 if missing.is_empty() {
                     return Ok(caller);
                 }
+                crate::metrics::METRICS.count(
+                    "cnpg_mcp_auth_failures_total",
+                    vec![("reason", "insufficient scope".to_string())],
+                );
                 tracing::warn!(
                     target: "cnpg_mcp::auth",
                     reason = "insufficient scope",
@@ -237,6 +262,10 @@ impl FrontEnd {
                 Err(Self::auth_failure(auth, &host, StatusCode::UNAUTHORIZED, None, &[]))
             }
             AuthOutcome::Unauthorized(Some(rejection)) => {
+                crate::metrics::METRICS.count(
+                    "cnpg_mcp_auth_failures_total",
+                    vec![("reason", rejection.description.to_string())],
+                );
                 tracing::warn!(
                     target: "cnpg_mcp::auth",
                     reason = %rejection.detail,

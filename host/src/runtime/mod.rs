@@ -259,6 +259,23 @@ impl Runtime {
             Err(error) => error.outcome(),
         };
         let (requests, dropped) = journal.snapshot();
+        let elapsed = started.elapsed();
+        let metrics = &crate::metrics::METRICS;
+        metrics.count(
+            "cnpg_mcp_tool_calls_total",
+            vec![("tool", name.to_string()), ("outcome", outcome.to_string())],
+        );
+        metrics.observe(
+            "cnpg_mcp_tool_call_duration_seconds",
+            vec![("tool", name.to_string())],
+            elapsed,
+        );
+        for request in &requests {
+            metrics.count(
+                "cnpg_mcp_kubernetes_requests_total",
+                vec![("verb", request.verb.clone()), ("code", request.code.to_string())],
+            );
+        }
         tracing::info!(
             target: "cnpg_mcp::audit",
             request_id = %request_id,
@@ -267,7 +284,7 @@ impl Runtime {
             client_id = caller.client_id.as_deref().unwrap_or(""),
             tool = name,
             outcome,
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
             kubernetes = %serde_json::to_string(&requests).unwrap_or_default(),
             kubernetes_dropped = dropped,
             "tool call"
