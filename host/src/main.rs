@@ -23,6 +23,10 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, env = "LOG_FORMAT", value_enum, default_value = "auto")]
     log_format: LogFormat,
+    /// Write the audit records (one JSON line per tool call) to this file
+    /// instead of the log on stderr.
+    #[arg(long, global = true, env = "CNPG_MCP_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
     /// Async worker threads (default: half the CPUs, at least one).
     #[arg(long, global = true, env = "CNPG_MCP_WORKER_THREADS")]
     worker_threads: Option<usize>,
@@ -60,7 +64,10 @@ enum ComponentsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    if let Err(error) = telemetry::init(cli.log_format, cli.audit_log.as_deref()) {
+        eprintln!("cnpg-mcp: {error:#}");
+        return ExitCode::FAILURE;
+    }
     // Half the CPUs by default: measured on 2 cores under load, one worker
     // kept tools/call p99 at 1.5 ms where two workers (tasks migrating
     // between threads) gave 2.5 ms for about the same throughput; the other

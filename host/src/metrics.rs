@@ -57,6 +57,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "counter",
         "Refused authentications by reason.",
     ),
+    (
+        "cnpg_mcp_component_instantiation_seconds",
+        "histogram",
+        "Time to instantiate a component for one call.",
+    ),
 ];
 
 fn escape(value: &str) -> String {

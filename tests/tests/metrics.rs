@@ -1,5 +1,6 @@
 //! `/metrics`: Prometheus counters and histograms of the real binary after
-//! real calls (tool outcomes, latency, in-flight gauge); not behind auth.
+//! real calls (tool outcomes, latency, instantiation, in-flight gauge); not
+//! behind auth. And the audit stream in its own file (`--audit-log`).
 
 use cnpg_mcp_tests::{Server, Session, component_folder, request};
 use serde_json::json;
@@ -7,7 +8,13 @@ use serde_json::json;
 #[tokio::test(flavor = "multi_thread")]
 async fn tool_calls_are_counted_by_tool_and_outcome() {
     let dir = component_folder(&[("test_misbehave", None)]);
-    let server = Server::start(&["--components", dir.path().to_str().unwrap()]);
+    let audit = dir.path().join("audit.jsonl");
+    let server = Server::start(&[
+        "--components",
+        dir.path().to_str().unwrap(),
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ]);
     let mut session = Session::open(server.port).await;
     for _ in 0..2 {
         session.call_tool("echo", json!({"text": "x"})).await;
@@ -34,7 +41,24 @@ async fn tool_calls_are_counted_by_tool_and_outcome() {
         "cnpg_mcp_tool_call_duration_seconds_bucket{tool=\"echo\",le=\"+Inf\"} 2",
         "# TYPE cnpg_mcp_in_flight_calls gauge",
         "cnpg_mcp_in_flight_calls 0",
+        "cnpg_mcp_component_instantiation_seconds_count{component=\"test_misbehave\"} 4",
     ] {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
     }
+
+    // One JSON line per call in the audit file, none in the log.
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let tools: Vec<&str> = records.iter().map(|r| r["tool"].as_str().unwrap()).collect();
+    assert_eq!(tools, vec!["echo", "echo", "fail", "trap"]);
+    assert_eq!(records[3]["outcome"], json!("trapped"));
+    assert_eq!(records[0]["caller"], json!("local"));
+    assert!(records[0]["duration_ms"].as_f64().is_some());
+    assert!(
+        !server.log_text().contains("cnpg_mcp::audit"),
+        "audit records also went to the log"
+    );
 }

@@ -277,7 +277,7 @@ impl Runtime {
             );
         }
         tracing::info!(
-            target: "cnpg_mcp::audit",
+            target: crate::telemetry::AUDIT_TARGET,
             request_id = %request_id,
             caller = %caller.subject,
             issuer = %caller.issuer,
@@ -520,7 +520,13 @@ impl Runtime {
         let mut store = component.new_store(scope);
         let pre = &component.pre;
         let outcome = tokio::time::timeout(limits.timeout, async {
+            let instantiating = Instant::now();
             let instance = pre.instantiate_async(&mut store).await?;
+            crate::metrics::METRICS.observe(
+                "cnpg_mcp_component_instantiation_seconds",
+                vec![("component", component.name.to_string())],
+                instantiating.elapsed(),
+            );
             call(&mut store, &instance, ctx).await
         })
         .await;
