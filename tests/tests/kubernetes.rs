@@ -99,6 +99,17 @@ fn cluster_manifest(name: &str, spec: Value) -> Value {
     json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": name, "labels": {"team": "db"}}, "spec": spec})
 }
 
+/// Creates a one-instance Cluster `name` in `ns` as the admin.
+async fn create_cluster(bed: &TestBed, ns: &str, name: &str) {
+    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), ns, &cnpg_cluster());
+    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
+        name,
+        json!({"instances": 1, "storage": {"size": "1Gi"}}),
+    ))
+    .unwrap();
+    api.create(&PostParams::default(), &manifest).await.unwrap();
+}
+
 /// `base` with the keys of `extra` set (a `null` removes the key).
 fn with(base: &Value, extra: Value) -> Value {
     let mut out = base.clone();
@@ -572,16 +583,9 @@ async fn secret_data_is_stripped_unless_the_grant_hands_it_over() {
 async fn wait_for_watches_until_the_condition_holds_and_reports_progress() {
     let bed = TestBed::shared().await;
     let ns = bed.namespace("wait").await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns, &cnpg_cluster());
-    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
-        "pg",
-        json!({"instances": 1, "storage": {"size": "1Gi"}}),
-    ))
-    .unwrap();
-    api.create(&PostParams::default(), &manifest).await.unwrap();
+    create_cluster(bed, &ns, "pg").await;
     let ns2 = bed.namespace("wait-quiet").await.unwrap();
-    let api2: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns2, &cnpg_cluster());
-    api2.create(&PostParams::default(), &manifest).await.unwrap();
+    create_cluster(bed, &ns2, "pg").await;
     let mut probe = Probe::start(bed, &probe_grant(""), &[]).await;
 
     // Time out while the phase is not there yet, naming the last value.
@@ -773,13 +777,7 @@ async fn the_audit_record_lists_the_kubernetes_requests_of_a_call() {
 async fn impersonation_lets_the_clusters_rbac_decide_per_caller() {
     let bed = TestBed::shared().await;
     let ns = bed.namespace("imp").await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns, &cnpg_cluster());
-    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
-        "pg",
-        json!({"instances": 1, "storage": {"size": "1Gi"}}),
-    ))
-    .unwrap();
-    api.create(&PostParams::default(), &manifest).await.unwrap();
+    create_cluster(bed, &ns, "pg").await;
     let read_clusters = json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]}]);
     bed.bind_role(&ns, "alice-reads", read_clusters.clone(), ("User", "oidc:alice"))
         .await
@@ -850,13 +848,7 @@ async fn impersonation_lets_the_clusters_rbac_decide_per_caller() {
 async fn a_service_account_token_file_is_used_and_reread_when_it_rotates() {
     let bed = TestBed::shared().await;
     let ns = bed.namespace("satoken").await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns, &cnpg_cluster());
-    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
-        "pg",
-        json!({"instances": 1, "storage": {"size": "1Gi"}}),
-    ))
-    .unwrap();
-    api.create(&PostParams::default(), &manifest).await.unwrap();
+    create_cluster(bed, &ns, "pg").await;
     let read = json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]}]);
     bed.bind_role(&ns, "reader", read, ("ServiceAccount", "reader"))
         .await
@@ -988,13 +980,7 @@ async fn verified_callers_are_impersonated_end_to_end() {
     use cnpg_mcp_tests::idp::{Idp, MACHINE_CLIENT, OTHER_CLIENT};
     let bed = TestBed::shared().await;
     let ns = bed.namespace("e2e-imp").await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(bed.client().await.unwrap(), &ns, &cnpg_cluster());
-    let manifest: DynamicObject = serde_json::from_value(cluster_manifest(
-        "pg",
-        json!({"instances": 1, "storage": {"size": "1Gi"}}),
-    ))
-    .unwrap();
-    api.create(&PostParams::default(), &manifest).await.unwrap();
+    create_cluster(bed, &ns, "pg").await;
     // The machine client's tokens carry groups ["cnpg-operators"]; the
     // other client's ["other-team"].
     let read = json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]}]);
