@@ -9,7 +9,11 @@ use std::process::Command;
 
 /// Components embedded in the binary: (crate folder under components/,
 /// component name). Each folder holds a `grant.toml` with its default grant.
-const BUILTIN: &[(&str, &str)] = &[("cnpg-session", "cnpg-session")];
+const BUILTIN: &[(&str, &str)] = &[
+    ("cnpg-session", "cnpg-session"),
+    ("cnpg-clusters", "cnpg-clusters"),
+    ("cnpg-roles-databases", "cnpg-roles-databases"),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

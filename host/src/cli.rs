@@ -62,11 +62,23 @@ pub async fn list(args: &ComponentArgs) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// `components inspect FILE.wasm`: world, imports, tools with schemas,
-/// limits and the grant, as JSON.
+/// `components inspect FILE.wasm|NAME`: world, imports, tools with
+/// schemas, limits and the grant, as JSON. A name that is not a file is
+/// looked up among the components `serve` would load (built-ins included,
+/// with the grant that applies).
 pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String> {
     let runtime = server::runtime(args)?;
-    let source = sources::from_file(file)?;
+    let source = if file.is_file() {
+        sources::from_file(file)?
+    } else {
+        let name = file.to_string_lossy();
+        sources::collect(!args.no_builtin, args.components.as_deref())?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| {
+                anyhow::anyhow!("{name} is neither a file nor the name of a component (see `components list`)")
+            })?
+    };
     let component = runtime.load_component(source).await?;
     Ok(serde_json::to_string_pretty(&describe(&component))?)
 }

@@ -56,6 +56,7 @@ enum ComponentsCommand {
     List(ComponentArgs),
     /// Show one component's world, imports, tools with schemas, and grant.
     Inspect {
+        /// A `.wasm` file, or the name of a loaded component (e.g. `cnpg-clusters`).
         file: PathBuf,
         #[command(flatten)]
         components: ComponentArgs,

@@ -55,6 +55,7 @@ pub fn component_folder(entries: &[(&str, Option<&str>)]) -> tempdir::TempDir {
 /// A real OpenID provider (npm `oidc-provider`) for the authentication tests.
 pub mod idp;
 
+pub mod cnpg;
 /// Minimal self-deleting temporary folder (no extra dependency).
 pub mod jwt;
 pub mod stub_idp;

@@ -6,6 +6,11 @@
 //! never cover the sensitive resources — Secrets, RBAC objects,
 //! `serviceaccounts/token`, `pods/exec|attach|portforward` — which a rule
 //! must name explicitly.
+//!
+//! A name may be a pattern with `*` standing for any run of characters
+//! (`cnpg-*-user-*`). For sensitive resources a pattern with literal text
+//! counts as naming them, and such a rule may then say `namespaces = ["*"]`:
+//! the name pattern is what narrows it (a bare `*` name never does).
 
 use super::grant::{ComponentGrant, KubernetesRule};
 
@@ -69,21 +74,55 @@ fn listed(values: &[String], value: &str, wildcard_ok: bool) -> bool {
     values.iter().any(|v| v == value || (wildcard_ok && v == "*"))
 }
 
+/// `pattern` with `*` matching any run of characters (also none).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// A name entry that narrows: anything but a bare `*`.
+fn narrowing(pattern: &str) -> bool {
+    pattern.chars().any(|c| c != '*')
+}
+
 impl KubernetesRule {
     fn covers(&self, request: &AccessRequest<'_>) -> bool {
         let sensitive = request.sensitive();
         let wild = !sensitive;
         let full = request.full_resource();
+        // Sensitive resources: every name entry must narrow for the rule
+        // to reach them in any namespace.
+        let names_narrow = !self.names.is_empty() && self.names.iter().all(|n| narrowing(n));
         listed(&self.verbs, request.verb, true)
             && listed(&self.api_groups, request.group, wild)
             && listed(&self.resources, &full, wild)
             && match request.namespace {
                 None => self.namespaces.is_empty() || listed(&self.namespaces, "*", true),
-                Some(ns) => (self.namespaces.is_empty() && wild) || listed(&self.namespaces, ns, wild),
+                Some(ns) => (self.namespaces.is_empty() && wild) || listed(&self.namespaces, ns, wild || names_narrow),
             }
             && match request.name {
                 None => self.names.is_empty(),
-                Some(name) => (self.names.is_empty() && wild) || listed(&self.names, name, false),
+                Some(name) => {
+                    (self.names.is_empty() && wild)
+                        || self
+                            .names
+                            .iter()
+                            .any(|pattern| (wild || narrowing(pattern)) && name_matches(pattern, name))
+                }
             }
     }
 }
@@ -286,6 +325,57 @@ resources = ["clusters", "backups"]
         assert!(
             exact
                 .check(&req("get", "", "secrets", Some("db"), Some("superuser")))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn name_patterns_match_runs_of_characters() {
+        assert!(name_matches("cnpg-*-user-*", "cnpg-pg-user-app"));
+        assert!(name_matches("cnpg-*-user-*", "cnpg-a-b-user-c-d"));
+        assert!(!name_matches("cnpg-*-user-*", "cnpg-pg-superuser"));
+        assert!(!name_matches("cnpg-*-user-*", "pg-app"));
+        assert!(name_matches("exact", "exact"));
+        assert!(!name_matches("exact", "exactly"));
+        assert!(name_matches("*-app", "pg-app"));
+        assert!(!name_matches("a*a", "a"));
+        assert!(name_matches("a*a", "aa"));
+    }
+
+    #[test]
+    fn a_name_pattern_reaches_secrets_in_every_namespace_and_nothing_else() {
+        let g = grant(
+            "[[kubernetes]]\nverbs=[\"get\",\"create\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\nnamespaces=[\"*\"]\nnames=[\"cnpg-*-user-*\"]\n",
+        );
+        assert!(
+            g.check(&req("get", "", "secrets", Some("db"), Some("cnpg-pg-user-app")))
+                .is_ok()
+        );
+        assert!(
+            g.check(&req("get", "", "secrets", Some("other"), Some("cnpg-x-user-y")))
+                .is_ok()
+        );
+        assert!(
+            g.check(&req("get", "", "secrets", Some("db"), Some("pg-superuser")))
+                .is_err()
+        );
+        assert!(g.check(&req("list", "", "secrets", Some("db"), None)).is_err());
+        assert!(
+            g.check(&req("delete", "", "secrets", Some("db"), Some("cnpg-pg-user-app")))
+                .is_err()
+        );
+        // A bare `*` among the names does not narrow anything.
+        let loose = grant(
+            "[[kubernetes]]\nverbs=[\"get\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\nnamespaces=[\"*\"]\nnames=[\"*\", \"cnpg-*\"]\n",
+        );
+        assert!(
+            loose
+                .check(&req("get", "", "secrets", Some("db"), Some("anything")))
+                .is_err()
+        );
+        assert!(
+            loose
+                .check(&req("get", "", "secrets", Some("db"), Some("cnpg-x")))
                 .is_err()
         );
     }

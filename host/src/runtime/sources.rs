@@ -109,10 +109,26 @@ pub fn from_folder(dir: &Path) -> Result<Vec<ComponentSource>, SourceError> {
 }
 
 /// Built-ins (unless disabled) followed by the folder's components; a
-/// folder component named like a built-in replaces it.
+/// folder component named like a built-in replaces it, and a lone
+/// `NAME.grant.toml` named like a built-in replaces only its grant.
 pub fn collect(include_builtin: bool, folder: Option<&Path>) -> Result<Vec<ComponentSource>, SourceError> {
     let mut sources = if include_builtin { builtin()? } else { Vec::new() };
     if let Some(dir) = folder {
+        for source in sources.iter_mut() {
+            let grant_file = dir.join(format!("{}.grant.toml", source.name));
+            if !grant_file.is_file() || dir.join(format!("{}.wasm", source.name)).is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&grant_file).map_err(|error| SourceError::File {
+                path: grant_file.clone(),
+                error,
+            })?;
+            source.grant = ComponentGrant::parse(&text).map_err(|error| SourceError::Grant {
+                path: grant_file.clone(),
+                error,
+            })?;
+            tracing::info!(component = %source.name, grant = %grant_file.display(), "operator grant replaces the built-in grant");
+        }
         for source in from_folder(dir)? {
             if let Some(slot) = sources.iter_mut().find(|s| s.name == source.name) {
                 tracing::info!(component = %source.name, origin = %source.origin, "replaces the built-in component");

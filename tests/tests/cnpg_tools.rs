@@ -1,0 +1,928 @@
+//! The CloudNativePG tools (components `cnpg-clusters` and
+//! `cnpg-roles-databases`) through MCP over HTTP, against the real
+//! kube-apiserver with the real CRDs (OpenAPI and CEL validation). No
+//! operator runs: instance pods, volumes and Cluster status are written by
+//! the test as the admin, the way the operator writes them.
+
+use cnpg_mcp_tests::cnpg::{
+    TEST_IMAGE_REPOSITORY, ToolServer, add_instance, api, clusters, create, database_roles, databases, healthy_status,
+    patch_status, pods, pvcs, read, secrets,
+};
+use cnpg_mcp_tests::first_text;
+use cnpg_mcp_tests::testbed::TestBed;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+fn structured(result: &Value) -> &Value {
+    &result["structuredContent"]
+}
+
+/// Kubernetes requests the API server saw for `ns` (its audit log).
+fn audit_requests_in(bed: &TestBed, ns: &str) -> usize {
+    bed.audit_events()
+        .iter()
+        .filter(|e| e.pointer("/objectRef/namespace").and_then(Value::as_str) == Some(ns))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tools_list_has_every_tool_with_schema_and_annotations() {
+    let bed = TestBed::shared().await;
+    let mut tools = ToolServer::start(bed, &[]).await;
+    let listed = tools.session.call("tools/list", json!({})).await;
+    let listed = listed["result"]["tools"].as_array().unwrap().clone();
+    let expected = [
+        ("list_postgres_clusters", true, false),
+        ("get_cluster_status", true, false),
+        ("create_postgres_cluster", false, false),
+        ("scale_postgres_cluster", false, false),
+        ("delete_postgres_cluster", false, true),
+        ("resize_postgres_cluster", false, true),
+        ("get_cluster_resize_status", true, false),
+        ("promote_cluster_instance", false, false),
+        ("delete_cluster_instance", false, true),
+        ("list_postgres_roles", true, false),
+        ("get_postgres_role_status", true, false),
+        ("create_postgres_role", false, false),
+        ("update_postgres_role", false, false),
+        ("delete_postgres_role", false, true),
+        ("list_postgres_databases", true, false),
+        ("get_postgres_database_status", true, false),
+        ("create_postgres_database", false, false),
+        ("delete_postgres_database", false, true),
+    ];
+    for (name, read_only, destructive) in expected {
+        let tool = listed
+            .iter()
+            .find(|t| t["name"] == json!(name))
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(tool["annotations"]["readOnlyHint"], json!(read_only), "{name}");
+        assert_eq!(tool["annotations"]["destructiveHint"], json!(destructive), "{name}");
+        assert!(tool["annotations"]["title"].is_string(), "{name}");
+        assert!(tool["annotations"]["idempotentHint"].is_boolean(), "{name}");
+        assert_eq!(
+            tool["outputSchema"].is_object(),
+            read_only,
+            "{name}: read tools declare an output schema"
+        );
+        let properties = tool["inputSchema"]["properties"].as_object().unwrap();
+        for (param, schema) in properties {
+            assert!(
+                schema["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{name}.{param} has no description"
+            );
+        }
+        if !read_only {
+            assert!(properties.contains_key("dry_run"), "{name} has no dry_run");
+        }
+        if destructive && name != "resize_postgres_cluster" {
+            assert!(
+                properties.contains_key("confirm_deletion"),
+                "{name} has no confirm_deletion"
+            );
+        }
+    }
+    // Reference parameter names, exactly.
+    let params = |name: &str| -> Vec<String> {
+        let tool = listed.iter().find(|t| t["name"] == json!(name)).unwrap();
+        tool["inputSchema"]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    for p in [
+        "name",
+        "instances",
+        "storage_size",
+        "postgres_version",
+        "container_image",
+        "storage_class",
+        "image_pull_policy",
+        "node_selector",
+        "tolerations",
+        "wait",
+        "timeout",
+        "namespace",
+        "dry_run",
+    ] {
+        assert!(
+            params("create_postgres_cluster").contains(&p.to_string()),
+            "create_postgres_cluster.{p}"
+        );
+    }
+    for p in [
+        "name",
+        "storage_size",
+        "extra_instances",
+        "confirm_shrink",
+        "restore_validation_only",
+    ] {
+        assert!(
+            params("resize_postgres_cluster").contains(&p.to_string()),
+            "resize_postgres_cluster.{p}"
+        );
+    }
+    for p in [
+        "cluster_name",
+        "role_name",
+        "login",
+        "superuser",
+        "inherit",
+        "createdb",
+        "createrole",
+        "replication",
+        "bypassrls",
+        "in_roles",
+        "connection_limit",
+        "valid_until",
+        "comment",
+        "disable_password",
+        "client_certificate",
+        "reclaim_policy",
+    ] {
+        assert!(
+            params("create_postgres_role").contains(&p.to_string()),
+            "create_postgres_role.{p}"
+        );
+    }
+    for p in [
+        "cluster_name",
+        "database_name",
+        "owner",
+        "reclaim_policy",
+        "encoding",
+        "locale",
+        "locale_provider",
+        "locale_collate",
+        "locale_ctype",
+        "icu_locale",
+        "icu_rules",
+        "builtin_locale",
+        "collation_version",
+        "extensions",
+        "schemas",
+    ] {
+        assert!(
+            params("create_postgres_database").contains(&p.to_string()),
+            "create_postgres_database.{p}"
+        );
+    }
+    // Prompts exported by the components.
+    let prompts = tools.session.call("prompts/list", json!({})).await;
+    let names: Vec<&str> = prompts["result"]["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    for p in [
+        "diagnose_cluster",
+        "plan_storage_resize",
+        "rotate_role_password",
+        "provision_application",
+    ] {
+        assert!(names.contains(&p), "prompt {p} missing from {names:?}");
+    }
+    let prompt = tools
+        .session
+        .call(
+            "prompts/get",
+            json!({"name": "rotate_role_password", "arguments": {"cluster_name": "pg", "role_name": "app"}}),
+        )
+        .await;
+    let text = prompt["result"]["messages"][0]["content"]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("reset_password=true"), "{prompt}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invalid_input_is_refused_by_the_schema_before_any_api_call() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-invalid").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    let before = audit_requests_in(bed, &ns);
+    let cases = [
+        (
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 0, "namespace": ns}),
+            "/instances",
+        ),
+        (
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 11, "namespace": ns}),
+            "/instances",
+        ),
+        (
+            "create_postgres_cluster",
+            json!({"name": "pg", "storage_size": "10GB", "namespace": ns}),
+            "/storage_size",
+        ),
+        (
+            "create_postgres_cluster",
+            json!({"name": "Bad_Name", "namespace": ns}),
+            "/name",
+        ),
+        (
+            "create_postgres_cluster",
+            json!({"name": "pg", "postgres_version": "17", "container_image": "x", "namespace": ns}),
+            "",
+        ),
+        (
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 0, "namespace": ns}),
+            "/instances",
+        ),
+        ("resize_postgres_cluster", json!({"name": "pg", "namespace": ns}), ""),
+        (
+            "resize_postgres_cluster",
+            json!({"name": "pg", "storage_size": "-1Gi", "namespace": ns}),
+            "/storage_size",
+        ),
+        (
+            "promote_cluster_instance",
+            json!({"name": "pg", "namespace": ns}),
+            "instance",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "postgres", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "streaming_replica", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "pg_monitor", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "cnpg_pooler", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "App-User", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "login": false, "client_certificate": true, "namespace": ns}),
+            "",
+        ),
+        (
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app", "owner": "app", "icu_locale": "en-US", "namespace": ns}),
+            "",
+        ),
+        (
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app", "owner": "app", "locale_provider": "libc",
+                   "builtin_locale": "C.UTF-8", "namespace": ns}),
+            "",
+        ),
+        (
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "template1", "owner": "app", "namespace": ns}),
+            "/database_name",
+        ),
+        (
+            "delete_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app", "confirm": true, "namespace": ns}),
+            "confirm",
+        ),
+    ];
+    for (tool, arguments, field) in cases {
+        let text = tools.fails(tool, arguments.clone()).await;
+        assert!(text.contains(field), "{tool} {arguments}: {text}");
+    }
+    assert_eq!(
+        audit_requests_in(bed, &ns),
+        before,
+        "an invalid call reached the API server"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_real_failures_with_the_api_servers_message_and_a_suggestion() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-errors").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    let text = tools
+        .fails("get_cluster_status", json!({"name": "nope", "namespace": ns}))
+        .await;
+    assert!(
+        text.contains("404") && text.contains("NotFound") && text.contains("\"nope\" not found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Suggestion:") && text.contains("all_namespaces"),
+        "{text}"
+    );
+    let result = tools
+        .session
+        .call_tool("get_cluster_status", json!({"name": "nope", "namespace": ns}))
+        .await;
+    assert_eq!(structured(&result)["reason"], json!("not-found"));
+    for (tool, arguments) in [
+        (
+            "scale_postgres_cluster",
+            json!({"name": "nope", "instances": 2, "namespace": ns}),
+        ),
+        (
+            "promote_cluster_instance",
+            json!({"name": "nope", "instance": "2", "namespace": ns}),
+        ),
+        (
+            "delete_postgres_cluster",
+            json!({"name": "nope", "confirm_deletion": true, "namespace": ns}),
+        ),
+        ("list_postgres_roles", json!({"cluster_name": "nope", "namespace": ns})),
+        (
+            "create_postgres_database",
+            json!({"cluster_name": "nope", "database_name": "app", "owner": "app", "namespace": ns}),
+        ),
+    ] {
+        let text = tools.fails(tool, arguments).await;
+        assert!(text.contains("404") && text.contains("not found"), "{tool}: {text}");
+    }
+    // A manifest the CRD's CEL rules refuse comes back as 422 with the cause.
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"},
+               "spec": {"instances": 1, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+    let text = tools
+        .fails(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "login": true, "disable_password": true,
+                   "valid_until": "not-a-date", "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("valid_until"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_session_end_to_end() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-scenario").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+
+    // Create: a dry run changes nothing and shows the manifest.
+    let full = json!({
+        "name": "pg", "instances": 3, "storage_size": "1Gi", "postgres_version": "17",
+        "storage_class": "fast", "image_pull_policy": "IfNotPresent",
+        "node_selector": {"disk": "ssd"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}],
+        "parameters": {"max_connections": "200"},
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        "wal_storage_size": "512Mi", "database": "app_db", "owner": "app_owner",
+        "namespace": ns,
+    });
+    let mut dry = full.clone();
+    dry["dry_run"] = json!(true);
+    let result = tools.ok("create_postgres_cluster", dry).await;
+    assert!(first_text(&result).contains("Dry run"), "{}", first_text(&result));
+    assert_eq!(
+        structured(&result)["request"]["spec"]["imageName"],
+        json!(format!("{TEST_IMAGE_REPOSITORY}:17"))
+    );
+    assert!(
+        read(bed, &ns, &clusters(), "pg").await.is_none(),
+        "dry run created the cluster"
+    );
+
+    tools.ok("create_postgres_cluster", full).await;
+    let cluster = read(bed, &ns, &clusters(), "pg").await.expect("cluster created");
+    let spec = &cluster["spec"];
+    assert_eq!(spec["instances"], json!(3));
+    assert_eq!(spec["storage"]["size"], json!("1Gi"));
+    assert_eq!(spec["storage"]["storageClass"], json!("fast"));
+    assert_eq!(spec["walStorage"]["size"], json!("512Mi"));
+    assert_eq!(spec["postgresql"]["parameters"]["max_connections"], json!("200"));
+    assert_eq!(spec["affinity"]["nodeSelector"], json!({"disk": "ssd"}));
+    assert_eq!(spec["affinity"]["tolerations"][0]["effect"], json!("NoSchedule"));
+    assert_eq!(
+        spec["bootstrap"]["initdb"],
+        json!({"database": "app_db", "owner": "app_owner"})
+    );
+    assert_eq!(spec["resources"]["requests"]["cpu"], json!("500m"));
+    let managers: Vec<&str> = cluster["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"cnpg-mcp/cnpg-clusters"), "{managers:?}");
+    // A second create is a conflict, reported as such.
+    let text = tools
+        .fails(
+            "create_postgres_cluster",
+            json!({"name": "pg", "storage_size": "1Gi", "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("409") && text.contains("AlreadyExists"), "{text}");
+
+    // The operator's part: three instances, healthy.
+    for i in 1..=3 {
+        add_instance(bed, &ns, "pg", i, "1Gi").await;
+    }
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "pg",
+        healthy_status(&["pg-1", "pg-2", "pg-3"], "pg-1"),
+    )
+    .await;
+
+    let result = tools.ok("list_postgres_clusters", json!({"namespace": ns})).await;
+    let listed = &structured(&result)["clusters"];
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["ready_instances"], json!(3));
+    assert_eq!(listed[0]["current_primary"], json!("pg-1"));
+    let result = tools
+        .ok(
+            "list_postgres_clusters",
+            json!({"all_namespaces": true, "detail_level": "detailed", "format": "json"}),
+        )
+        .await;
+    assert_eq!(structured(&result)["namespaces_searched"], json!(["*"]));
+    assert!(
+        structured(&result)["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["namespace"] == json!(ns))
+    );
+    let text = first_text(&result);
+    assert!(
+        serde_json::from_str::<Value>(&text).is_ok(),
+        "format json renders JSON: {text}"
+    );
+
+    let result = tools
+        .ok(
+            "get_cluster_status",
+            json!({"name": "pg", "namespace": ns, "detail_level": "detailed"}),
+        )
+        .await;
+    let status = structured(&result);
+    assert_eq!(status["phase"], json!("Cluster in healthy state"));
+    assert_eq!(status["instance_list"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        status["instance_list"][0],
+        json!({"name": "pg-1", "role": "primary", "health": "healthy"})
+    );
+
+    // A role: DatabaseRole + password Secret, password never in the output.
+    let result = tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app_user", "createdb": true, "in_roles": ["pg_read_all_data"],
+                   "connection_limit": 10, "valid_until": "2030-01-01T00:00:00Z", "comment": "application",
+                   "namespace": ns}),
+        )
+        .await;
+    let role = read(bed, &ns, &database_roles(), "pg-app-user")
+        .await
+        .expect("DatabaseRole created");
+    assert_eq!(role["spec"]["name"], json!("app_user"));
+    assert_eq!(role["spec"]["cluster"]["name"], json!("pg"));
+    assert_eq!(role["spec"]["passwordSecret"]["name"], json!("cnpg-pg-user-app-user"));
+    assert_eq!(role["spec"]["createdb"], json!(true));
+    assert_eq!(role["spec"]["connectionLimit"], json!(10));
+    let secret = read(bed, &ns, &secrets(), "cnpg-pg-user-app-user")
+        .await
+        .expect("Secret created");
+    assert_eq!(secret["type"], json!("kubernetes.io/basic-auth"));
+    use base64::Engine;
+    let password = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["password"].as_str().unwrap())
+        .unwrap();
+    let password = String::from_utf8(password).unwrap();
+    assert_eq!(password.len(), 32);
+    assert!(
+        !result.to_string().contains(&password),
+        "the password leaked into the tool output"
+    );
+    let result = tools
+        .ok(
+            "get_postgres_role_status",
+            json!({"cluster_name": "pg", "role_name": "app_user", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["password_secret"], json!("cnpg-pg-user-app-user"));
+    assert_eq!(structured(&result)["applied"], Value::Null);
+    patch_status(
+        bed,
+        &ns,
+        &database_roles(),
+        "pg-app-user",
+        json!({"applied": true, "observedGeneration": 1}),
+    )
+    .await;
+    let result = tools
+        .ok("list_postgres_roles", json!({"cluster_name": "pg", "namespace": ns}))
+        .await;
+    assert_eq!(structured(&result)["roles"][0]["applied"], json!(true));
+
+    // Update only what changed; rotate the password server-side.
+    let result = tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app_user", "createdb": true, "connection_limit": 20,
+                   "reset_password": true, "namespace": ns}),
+        )
+        .await;
+    assert_eq!(
+        structured(&result)["request"]["databaseRole"],
+        json!({"spec": {"connectionLimit": 20}})
+    );
+    let rotated = read(bed, &ns, &secrets(), "cnpg-pg-user-app-user").await.unwrap();
+    assert_ne!(
+        rotated["data"]["password"], secret["data"]["password"],
+        "password not rotated"
+    );
+    assert!(
+        !result
+            .to_string()
+            .contains(rotated["data"]["password"].as_str().unwrap())
+    );
+
+    // A database with every option the CRD's CEL rules check.
+    let db = json!({"cluster_name": "pg", "database_name": "app_db", "owner": "app_user", "reclaim_policy": "delete",
+                    "encoding": "UTF8", "locale_provider": "icu", "icu_locale": "en-US", "icu_rules": "&a < b",
+                    "locale_collate": "C", "locale_ctype": "C",
+                    "extensions": [{"name": "pgcrypto", "schema": "public"}], "schemas": [{"name": "reporting", "owner": "app_user"}],
+                    "namespace": ns});
+    let mut dry = db.clone();
+    dry["dry_run"] = json!(true);
+    tools.ok("create_postgres_database", dry).await;
+    assert!(
+        read(bed, &ns, &databases(), "pg-app-db").await.is_none(),
+        "dry run created the database"
+    );
+    tools.ok("create_postgres_database", db).await;
+    let database = read(bed, &ns, &databases(), "pg-app-db")
+        .await
+        .expect("Database created");
+    assert_eq!(database["spec"]["icuLocale"], json!("en-US"));
+    assert_eq!(database["spec"]["databaseReclaimPolicy"], json!("delete"));
+    patch_status(
+        bed,
+        &ns,
+        &databases(),
+        "pg-app-db",
+        json!({"applied": true, "extensions": [{"name": "pgcrypto", "applied": true}],
+               "schemas": [{"name": "reporting", "applied": false, "message": "permission denied"}]}),
+    )
+    .await;
+    let result = tools
+        .ok(
+            "get_postgres_database_status",
+            json!({"cluster_name": "pg", "database_name": "app_db", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["schemas"][0]["message"], json!("permission denied"));
+    let result = tools
+        .ok(
+            "list_postgres_databases",
+            json!({"cluster_name": "pg", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["databases"][0]["database_name"], json!("app_db"));
+
+    // Scale: dry run changes nothing, then 3 -> 4.
+    tools
+        .ok(
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 4, "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["spec"]["instances"],
+        json!(3)
+    );
+    tools
+        .ok(
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 4, "namespace": ns}),
+        )
+        .await;
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["spec"]["instances"],
+        json!(4)
+    );
+    add_instance(bed, &ns, "pg", 4, "1Gi").await;
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "pg",
+        healthy_status(&["pg-1", "pg-2", "pg-3", "pg-4"], "pg-1"),
+    )
+    .await;
+
+    // Grow the storage; the volumes follow (as the operator and CSI would).
+    tools
+        .ok(
+            "resize_postgres_cluster",
+            json!({"name": "pg", "storage_size": "2Gi", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["spec"]["storage"]["size"],
+        json!("2Gi")
+    );
+    let result = tools
+        .ok("get_cluster_resize_status", json!({"name": "pg", "namespace": ns}))
+        .await;
+    let report = structured(&result);
+    assert_eq!(report["volumes"].as_array().unwrap().len(), 4);
+    assert!(
+        report["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["state"] == json!("too-small")),
+        "{report}"
+    );
+    assert!(
+        report["next_step"].as_str().unwrap().contains("allowVolumeExpansion"),
+        "{report}"
+    );
+    for i in 1..=4 {
+        let name = format!("pg-{i}");
+        api(bed, &ns, &pvcs())
+            .await
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"resources": {"requests": {"storage": "2Gi"}}}})),
+            )
+            .await
+            .unwrap();
+    }
+    let result = tools
+        .ok("get_cluster_resize_status", json!({"name": "pg", "namespace": ns}))
+        .await;
+    assert!(
+        structured(&result)["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["state"] == json!("expanding"))
+    );
+    for i in 1..=4 {
+        patch_status(
+            bed,
+            &ns,
+            &pvcs(),
+            &format!("pg-{i}"),
+            json!({"capacity": {"storage": "2Gi"}}),
+        )
+        .await;
+    }
+    let result = tools
+        .ok("get_cluster_resize_status", json!({"name": "pg", "namespace": ns}))
+        .await;
+    assert!(
+        structured(&result)["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("nothing to do"),
+        "{result}"
+    );
+
+    // Switchover to pg-2 like `kubectl cnpg promote`.
+    tools
+        .fails(
+            "promote_cluster_instance",
+            json!({"name": "pg", "instance": "pg-1", "namespace": ns}),
+        )
+        .await;
+    let result = tools
+        .ok(
+            "promote_cluster_instance",
+            json!({"name": "pg", "instance": "2", "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(structured(&result)["request"]["status"]["targetPrimary"], json!("pg-2"));
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["status"]["targetPrimary"],
+        json!("pg-1")
+    );
+    tools
+        .ok(
+            "promote_cluster_instance",
+            json!({"name": "pg", "instance": "2", "namespace": ns}),
+        )
+        .await;
+    let status = read(bed, &ns, &clusters(), "pg").await.unwrap()["status"].clone();
+    assert_eq!(status["targetPrimary"], json!("pg-2"));
+    assert_eq!(status["phase"], json!("Switchover in progress"));
+    assert_eq!(status["phaseReason"], json!("Switching over to pg-2"));
+    let stamp = status["targetPrimaryTimestamp"].as_str().unwrap();
+    assert!(
+        stamp.len() == 27 && stamp.ends_with('Z') && &stamp[10..11] == "T",
+        "{stamp}"
+    );
+    // The operator finishes the switchover.
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "pg",
+        healthy_status(&["pg-1", "pg-2", "pg-3", "pg-4"], "pg-2"),
+    )
+    .await;
+
+    // Shrink back to 1Gi: refused without confirmation, then the migration.
+    let text = tools
+        .fails(
+            "resize_postgres_cluster",
+            json!({"name": "pg", "storage_size": "1Gi", "namespace": ns}),
+        )
+        .await;
+    assert!(
+        text.contains("confirm_shrink") && text.contains("Nothing was changed"),
+        "{text}"
+    );
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["spec"]["storage"]["size"],
+        json!("2Gi")
+    );
+    let result = tools
+        .ok(
+            "resize_postgres_cluster",
+            json!({"name": "pg", "storage_size": "1Gi", "confirm_shrink": true, "namespace": ns}),
+        )
+        .await;
+    let cluster = read(bed, &ns, &clusters(), "pg").await.unwrap();
+    assert_eq!(cluster["spec"]["storage"]["size"], json!("1Gi"));
+    assert_eq!(cluster["spec"]["instances"], json!(5));
+    assert!(
+        cluster["metadata"]["annotations"].get("cnpg.io/validation").is_none(),
+        "validation not restored: {cluster}"
+    );
+    assert!(
+        first_text(&result).contains("scale back to 4"),
+        "{}",
+        first_text(&result)
+    );
+    add_instance(bed, &ns, "pg", 5, "1Gi").await;
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "pg",
+        healthy_status(&["pg-1", "pg-2", "pg-3", "pg-4", "pg-5"], "pg-2"),
+    )
+    .await;
+    let result = tools
+        .ok("get_cluster_resize_status", json!({"name": "pg", "namespace": ns}))
+        .await;
+    let next = structured(&result)["next_step"].as_str().unwrap().to_string();
+    assert!(
+        next.contains("delete_cluster_instance") && next.contains("pg-1"),
+        "{next}"
+    );
+
+    // Recycling instances: never the primary; unconfirmed refused; a dry run keeps everything.
+    let text = tools
+        .fails(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-2", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("primary"), "{text}");
+    let text = tools
+        .fails(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-1", "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("confirm_deletion"), "{text}");
+    tools
+        .ok(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-1", "dry_run": true, "namespace": ns}),
+        )
+        .await;
+    assert!(read(bed, &ns, &pods(), "pg-1").await.is_some() && read(bed, &ns, &pvcs(), "pg-1").await.is_some());
+    tools
+        .ok(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-1", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    let pod = read(bed, &ns, &pods(), "pg-1").await;
+    assert!(
+        pod.is_none() || pod.unwrap()["metadata"]["deletionTimestamp"].is_string(),
+        "pod pg-1 not deleted"
+    );
+    let pvc = read(bed, &ns, &pvcs(), "pg-1").await;
+    assert!(
+        pvc.is_none() || pvc.unwrap()["metadata"]["deletionTimestamp"].is_string(),
+        "PVC pg-1 not deleted"
+    );
+    // The last healthy replica is refused.
+    let mut status = healthy_status(&["pg-2", "pg-3"], "pg-2");
+    status["instancesStatus"] = json!({"healthy": ["pg-2", "pg-3"], "failed": ["pg-4", "pg-5"]});
+    patch_status(bed, &ns, &clusters(), "pg", status).await;
+    let text = tools
+        .fails(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-3", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("last healthy replica"), "{text}");
+    // Promoting an unhealthy instance needs force.
+    let text = tools
+        .fails(
+            "promote_cluster_instance",
+            json!({"name": "pg", "instance": "pg-4", "namespace": ns}),
+        )
+        .await;
+    assert!(
+        text.contains("not reported healthy") && text.contains("force"),
+        "{text}"
+    );
+
+    // Delete the database and the role; their Secret goes with the role.
+    let text = tools
+        .fails(
+            "delete_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app_db", "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("confirm_deletion"), "{text}");
+    tools
+        .ok(
+            "delete_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app_db", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(read(bed, &ns, &databases(), "pg-app-db").await.is_none());
+    tools
+        .fails(
+            "delete_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app_user", "namespace": ns}),
+        )
+        .await;
+    let result = tools
+        .ok(
+            "delete_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app_user", "drop_role": true, "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        first_text(&result).contains("reclaim policy set to `delete`"),
+        "{}",
+        first_text(&result)
+    );
+    assert!(read(bed, &ns, &database_roles(), "pg-app-user").await.is_none());
+    assert!(
+        read(bed, &ns, &secrets(), "cnpg-pg-user-app-user").await.is_none(),
+        "our Secret was left behind"
+    );
+
+    // Delete the cluster: unconfirmed refused with the confirming call.
+    let result = tools
+        .session
+        .call_tool("delete_postgres_cluster", json!({"name": "pg", "namespace": ns}))
+        .await;
+    assert_eq!(result["isError"], json!(true));
+    assert_eq!(
+        structured(&result)["confirming_call"]["arguments"]["confirm_deletion"],
+        json!(true)
+    );
+    assert!(read(bed, &ns, &clusters(), "pg").await.is_some());
+    tools
+        .ok(
+            "delete_postgres_cluster",
+            json!({"name": "pg", "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    assert!(
+        read(bed, &ns, &clusters(), "pg").await.is_some(),
+        "dry run deleted the cluster"
+    );
+    tools
+        .ok(
+            "delete_postgres_cluster",
+            json!({"name": "pg", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(read(bed, &ns, &clusters(), "pg").await.is_none());
+}
