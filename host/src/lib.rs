@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;
+pub mod testkit;
 
 /// Folder with the guest components this build compiled (built-ins,
 /// conformance fixture, test components); used by tests and benchmarks.
