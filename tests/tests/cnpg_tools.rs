@@ -926,3 +926,255 @@ async fn user_session_end_to_end() {
         .await;
     assert!(read(bed, &ns, &clusters(), "pg").await.is_none());
 }
+
+/// A server acting as service account `name` of `ns` (TokenRequest token in
+/// a kubeconfig whose context namespace is `ns`).
+async fn server_as(bed: &TestBed, ns: &str, name: &str) -> (ToolServer, cnpg_mcp_tests::tempdir::TempDir) {
+    let token = bed.service_account_token(ns, name).await.unwrap();
+    let dir = cnpg_mcp_tests::tempdir::TempDir::new("sa-token");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token).unwrap();
+    let kubeconfig = bed.kubeconfig_with_token_file(&token_file, ns).unwrap();
+    let tools = ToolServer::start_with_kubeconfig(bed, kubeconfig.to_str().unwrap(), &[]).await;
+    (tools, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rbac_decides_and_forbidden_calls_say_which_permission_is_missing() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-rbac").await.unwrap();
+    bed.bind_role(
+        &ns,
+        "cnpg-reader",
+        json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get", "list"]}]),
+        ("ServiceAccount", "reader"),
+    )
+    .await
+    .unwrap();
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"},
+               "spec": {"instances": 1, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+    let (mut tools, _token) = server_as(bed, &ns, "reader").await;
+    // No namespace given: the kubeconfig context's namespace is used.
+    let result = tools.ok("list_postgres_clusters", json!({})).await;
+    assert_eq!(structured(&result)["namespaces_searched"], json!([ns]));
+    assert_eq!(structured(&result)["clusters"][0]["name"], json!("pg"));
+    tools.ok("get_cluster_status", json!({"name": "pg"})).await;
+    // all_namespaces: the cluster-wide list is forbidden, so are namespaces;
+    // the server's namespace is searched and said so.
+    let result = tools
+        .ok("list_postgres_clusters", json!({"all_namespaces": true}))
+        .await;
+    assert_eq!(structured(&result)["namespaces_searched"], json!([ns]));
+    for (tool, arguments, verb) in [
+        ("scale_postgres_cluster", json!({"name": "pg", "instances": 2}), "patch"),
+        (
+            "delete_postgres_cluster",
+            json!({"name": "pg", "confirm_deletion": true}),
+            "list",
+        ),
+        (
+            "create_postgres_cluster",
+            json!({"name": "pg2", "storage_size": "1Gi"}),
+            "create",
+        ),
+    ] {
+        let result = tools.session.call_tool(tool, arguments).await;
+        assert_eq!(result["isError"], json!(true), "{tool}");
+        let text = first_text(&result);
+        assert!(
+            text.contains("403") && text.contains("Forbidden") && text.contains("system:serviceaccount"),
+            "{tool}: {text}"
+        );
+        assert!(
+            text.contains(&format!("lacks RBAC permission `{verb}`")),
+            "{tool}: {text}"
+        );
+        assert_eq!(structured(&result)["reason"], json!("forbidden"));
+    }
+    assert_eq!(
+        read(bed, &ns, &clusters(), "pg").await.unwrap()["spec"]["instances"],
+        json!(1)
+    );
+    assert!(read(bed, &ns, &clusters(), "pg2").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_refused_by_rbac_leaves_no_secret_behind() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-rollback").await.unwrap();
+    // May create Secrets but not DatabaseRoles.
+    bed.bind_role(
+        &ns,
+        "half",
+        json!([
+            {"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]},
+            {"apiGroups": ["postgresql.cnpg.io"], "resources": ["databaseroles"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "delete"]}
+        ]),
+        ("ServiceAccount", "half"),
+    )
+    .await
+    .unwrap();
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"},
+               "spec": {"instances": 1, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+    let (mut tools, _token) = server_as(bed, &ns, "half").await;
+    let text = tools
+        .fails(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app"}),
+        )
+        .await;
+    assert!(text.contains("403") && text.contains("removed again"), "{text}");
+    assert!(
+        read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.is_none(),
+        "the Secret was left behind"
+    );
+    // The API server saw the Secret created and deleted.
+    let verbs: Vec<String> = bed
+        .audit_events()
+        .iter()
+        .filter(|e| {
+            e.pointer("/objectRef/namespace").and_then(Value::as_str) == Some(ns.as_str())
+                && e.pointer("/objectRef/resource").and_then(Value::as_str) == Some("secrets")
+        })
+        .filter_map(|e| e["verb"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        verbs.contains(&"create".to_string()) && verbs.contains(&"delete".to_string()),
+        "{verbs:?}"
+    );
+
+    // An existing Secret of that name is never overwritten (admin-made here).
+    create(
+        bed,
+        &ns,
+        &secrets(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cnpg-pg-user-keep"}, "stringData": {"password": "mine"}}),
+    )
+    .await;
+    let text = tools
+        .fails(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "keep"}),
+        )
+        .await;
+    assert!(text.contains("never overwritten"), "{text}");
+    let kept = read(bed, &ns, &secrets(), "cnpg-pg-user-keep").await.unwrap();
+    assert_eq!(kept["data"]["password"], json!("bWluZQ=="));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn create_and_wait_follows_the_cluster_by_watch_with_progress_and_a_deadline() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-wait").await.unwrap();
+    let tools = ToolServer::start(bed, &[]).await;
+    let (port, sid, protocol) = (
+        tools.session.port,
+        tools.session.session_id.clone(),
+        tools.session.protocol.clone(),
+    );
+    let ns2 = ns.clone();
+    let call = tokio::spawn(async move {
+        let waiting = cnpg_mcp_tests::Session::attach(port, sid, protocol);
+        waiting
+            .post(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+                "name": "create_postgres_cluster",
+                "arguments": {"name": "pg", "instances": 1, "storage_size": "1Gi", "wait": true, "timeout": 60, "namespace": ns2},
+                "_meta": {"progressToken": "create-pg"}}}))
+            .await
+    });
+    // The operator's part, a moment later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while read(bed, &ns, &clusters(), "pg").await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "cluster never created");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    patch_status(bed, &ns, &clusters(), "pg", json!({"phase": "Setting up primary"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    add_instance(bed, &ns, "pg", 1, "1Gi").await;
+    patch_status(bed, &ns, &clusters(), "pg", healthy_status(&["pg-1"], "pg-1")).await;
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(30), call)
+        .await
+        .unwrap()
+        .unwrap();
+    let response = reply.response(5);
+    let text = response["result"]["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("It is healthy") && text.contains("primary pg-1"),
+        "{response}"
+    );
+    let progress: Vec<Value> = reply
+        .messages()
+        .into_iter()
+        .filter(|m| m["method"] == json!("notifications/progress"))
+        .collect();
+    assert!(!progress.is_empty(), "no progress notifications: {}", reply.body);
+    assert!(
+        progress
+            .iter()
+            .all(|p| p["params"]["progressToken"] == json!("create-pg"))
+    );
+
+    // Never healthy: the wait ends at its timeout with a clear note, and the cluster stays.
+    let mut tools = tools;
+    let started = std::time::Instant::now();
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "slow", "instances": 1, "storage_size": "1Gi", "wait": true, "timeout": 10, "namespace": ns}),
+        )
+        .await;
+    let elapsed = started.elapsed();
+    assert!(elapsed >= std::time::Duration::from_secs(9), "{elapsed:?}");
+    assert!(
+        first_text(&result).contains("Not healthy after 10 s"),
+        "{}",
+        first_text(&result)
+    );
+    assert!(read(bed, &ns, &clusters(), "slow").await.is_some());
+
+    // Cancelled by the client: the call ends at once.
+    let (port, sid, protocol) = (
+        tools.session.port,
+        tools.session.session_id.clone(),
+        tools.session.protocol.clone(),
+    );
+    let ns3 = ns.clone();
+    let started = std::time::Instant::now();
+    let call = tokio::spawn(async move {
+        let waiting = cnpg_mcp_tests::Session::attach(port, sid, protocol);
+        waiting
+            .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {
+                "name": "create_postgres_cluster",
+                "arguments": {"name": "cancelled", "instances": 1, "storage_size": "1Gi", "wait": true, "timeout": 120, "namespace": ns3}}}))
+            .await
+    });
+    while read(bed, &ns, &clusters(), "cancelled").await.is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    tools
+        .session
+        .post(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "user"}}))
+        .await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), call)
+        .await
+        .expect("cancelled call must end")
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    tools
+        .ok("get_cluster_status", json!({"name": "cancelled", "namespace": ns}))
+        .await;
+}
