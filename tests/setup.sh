@@ -38,6 +38,11 @@ started=$(date +%s)
 bash "$here/kube-apiserver/build.sh"
 echo "kube-apiserver ready in $(( $(date +%s) - started )) s"
 
+echo "== helm (Go build from the module proxy, cached outside the clone)"
+started=$(date +%s)
+bash "$here/helm/build.sh"
+echo "helm ready in $(( $(date +%s) - started )) s"
+
 if ! command -v wrk >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "== wrk (for benchmarks)"
   (apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }) \

@@ -1,4 +1,5 @@
-//! `cnpg-mcp components ...`: list and inspect components without serving.
+//! `cnpg-mcp components ...` and `cnpg-mcp rbac`: list and inspect
+//! components, and print RBAC from their grants, without serving.
 
 use std::path::Path;
 
@@ -81,4 +82,62 @@ pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String
     };
     let component = runtime.load_component(source).await?;
     Ok(serde_json::to_string_pretty(&describe(&component))?)
+}
+
+/// `cnpg-mcp rbac`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RbacArgs {
+    /// Which verbs: reader (get/list/watch), operator (+ create/update/patch),
+    /// admin (+ delete), impersonator (only `impersonate` users and groups).
+    #[arg(long, value_enum)]
+    pub profile: crate::rbac::Profile,
+    /// Namespace of the Role and RoleBinding.
+    #[arg(long, default_value = "default", conflicts_with = "cluster_wide")]
+    pub namespace: String,
+    /// A ClusterRole and ClusterRoleBinding instead (all namespaces).
+    #[arg(long, default_value_t = false)]
+    pub cluster_wide: bool,
+    /// The server's service account.
+    #[arg(long, default_value = "cnpg-mcp")]
+    pub service_account: String,
+    /// Namespace of the service account (default: `--namespace`).
+    #[arg(long)]
+    pub service_account_namespace: Option<String>,
+    /// Name of the Role/ClusterRole (the profile is appended).
+    #[arg(long, default_value = "cnpg-mcp")]
+    pub name: String,
+    /// Print only the rules, as JSON (for templating).
+    #[arg(long, default_value_t = false)]
+    pub rules_only: bool,
+    #[command(flatten)]
+    pub components: ComponentArgs,
+}
+
+/// `cnpg-mcp rbac`: RBAC from the grants of the components `serve` would load.
+pub fn rbac(args: &RbacArgs) -> anyhow::Result<String> {
+    let grants: Vec<(String, crate::runtime::grant::ComponentGrant)> =
+        sources::collect(!args.components.no_builtin, args.components.components.as_deref())?
+            .into_iter()
+            .map(|s| (s.name, s.grant))
+            .collect();
+    let namespace = (!args.cluster_wide).then(|| args.namespace.clone());
+    if args.rules_only {
+        let (rules, notes) = crate::rbac::rules(&grants, args.profile, namespace.as_deref());
+        let rules: Vec<Value> = rules.iter().map(crate::rbac::Rule::to_json).collect();
+        return Ok(format!(
+            "{}\n",
+            serde_json::to_string_pretty(&json!({"rules": rules, "notes": notes}))?
+        ));
+    }
+    let target = crate::rbac::Target {
+        service_account_namespace: args
+            .service_account_namespace
+            .clone()
+            .unwrap_or_else(|| args.namespace.clone()),
+        namespace,
+        service_account: args.service_account.clone(),
+        name: args.name.clone(),
+    };
+    let (list, notes) = crate::rbac::manifests(&grants, args.profile, &target);
+    crate::rbac::to_yaml(&list, &notes, args.profile)
 }

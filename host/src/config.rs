@@ -176,6 +176,9 @@ pub struct ServeArgs {
     /// HTTP port.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
+    /// Serve `/metrics` on this port (same address) instead of the MCP port.
+    #[arg(long, env = "METRICS_PORT")]
+    pub metrics_port: Option<u16>,
     /// Address to listen on. The default serves only this machine; in a
     /// container use 0.0.0.0 (with OIDC configured).
     #[arg(long, env = "BIND_ADDRESS", default_value = "127.0.0.1")]

@@ -11,6 +11,7 @@ pub mod http;
 pub mod kube;
 pub mod mcp;
 pub mod metrics;
+pub mod rbac;
 pub mod runtime;
 pub mod server;
 pub mod telemetry;

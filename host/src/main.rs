@@ -43,6 +43,10 @@ enum Command {
     /// Forward a local stdio (or loopback HTTP) MCP connection to a remote
     /// server, obtaining and refreshing its access tokens.
     Connect(cnpg_mcp::bridge::ConnectArgs),
+    /// Print the Kubernetes RBAC (Role or ClusterRole and its binding) for
+    /// the server's service account, generated from the loaded components'
+    /// grants.
+    Rbac(cli::RbacArgs),
     /// Work with tool components.
     Components {
         #[command(subcommand)]
@@ -92,6 +96,10 @@ fn main() -> ExitCode {
             Command::Serve(args) => server::serve(*args).await,
             Command::Token(args) => cnpg_mcp::bridge::print_token(&args).await,
             Command::Connect(args) => cnpg_mcp::bridge::connect(&args).await,
+            Command::Rbac(args) => {
+                print!("{}", cli::rbac(&args)?);
+                Ok(())
+            }
             Command::Components {
                 command: ComponentsCommand::List(args),
             } => {

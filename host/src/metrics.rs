@@ -58,6 +58,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Refused authentications by reason.",
     ),
     (
+        "cnpg_mcp_component_failures_total",
+        "counter",
+        "Tool calls a component did not finish, by component and kind (trapped, timeout, out-of-memory, cpu-exhausted).",
+    ),
+    (
         "cnpg_mcp_component_instantiation_seconds",
         "histogram",
         "Time to instantiate a component for one call.",

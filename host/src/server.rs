@@ -150,8 +150,22 @@ async fn serve_http(
         max_body_bytes: args.max_body_bytes,
         request_timeout: args.request_timeout(),
         shutdown_grace: args.shutdown_grace(),
+        metrics_elsewhere: args.metrics_port.is_some(),
     };
     let readiness = Arc::new(Readiness::default());
+    if let Some(port) = args.metrics_port {
+        let addr = SocketAddr::new(args.bind, port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+        tracing::info!(address = %listener.local_addr()?, "serving /metrics on its own port");
+        tokio::spawn(crate::http::serve_metrics(
+            listener,
+            shared.runtime().clone(),
+            auth.clone(),
+            stop.clone(),
+        ));
+    }
     let addr = SocketAddr::new(args.bind, args.port);
     let server = HttpServer::bind(addr, shared, settings, readiness.clone(), auth.clone())
         .await

@@ -56,6 +56,7 @@ pub fn component_folder(entries: &[(&str, Option<&str>)]) -> tempdir::TempDir {
 pub mod idp;
 
 pub mod cnpg;
+pub mod deploy;
 /// Minimal self-deleting temporary folder (no extra dependency).
 pub mod jwt;
 pub mod stub_idp;

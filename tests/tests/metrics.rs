@@ -42,6 +42,7 @@ async fn tool_calls_are_counted_by_tool_and_outcome() {
         "# TYPE cnpg_mcp_in_flight_calls gauge",
         "cnpg_mcp_in_flight_calls 0",
         "cnpg_mcp_component_instantiation_seconds_count{component=\"test_misbehave\"} 4",
+        "cnpg_mcp_component_failures_total{component=\"test_misbehave\",kind=\"trapped\"} 1",
     ] {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
     }
@@ -61,4 +62,29 @@ async fn tool_calls_are_counted_by_tool_and_outcome() {
         !server.log_text().contains("cnpg_mcp::audit"),
         "audit records also went to the log"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_can_live_on_a_port_of_their_own() {
+    let metrics_port = cnpg_mcp_tests::free_port();
+    let port_text = metrics_port.to_string();
+    let server = Server::start(&["--metrics-port", &port_text]);
+    let mut session = Session::open(server.port).await;
+    session.call_tool("get_session_info", json!({})).await;
+    // Not on the MCP port (and so not through its Service port or Ingress)...
+    let reply = request(server.port, "GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    // ...but on the metrics port.
+    let reply = request(metrics_port, "GET", "/metrics", &[], Vec::new()).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .body
+            .lines()
+            .any(|l| l == "cnpg_mcp_tool_calls_total{tool=\"get_session_info\",outcome=\"ok\"} 1"),
+        "{}",
+        reply.body
+    );
+    let reply = request(metrics_port, "POST", "/mcp", &[], b"{}".to_vec()).await;
+    assert_eq!(reply.status, 404, "the metrics port serves nothing else");
 }

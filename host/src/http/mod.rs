@@ -38,6 +38,67 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// `/metrics` is served on a listener of its own (`METRICS_PORT`), not here.
+    pub metrics_elsewhere: bool,
+}
+
+/// The Prometheus text of the process: counters and histograms, plus the
+/// gauges read now.
+fn metrics_text(runtime: &crate::runtime::Runtime, auth: Option<&Authenticator>) -> String {
+    let mut gauges = vec![(
+        "cnpg_mcp_in_flight_calls",
+        "Tool calls holding an admission slot.",
+        runtime.in_flight_calls() as f64,
+    )];
+    if let Some(auth) = auth {
+        gauges.push((
+            "cnpg_mcp_jwks_fetches",
+            "JWKS fetches since start.",
+            auth.keys().refresh_count() as f64,
+        ));
+    }
+    crate::metrics::METRICS.render(&gauges)
+}
+
+/// Serves `/metrics` (and `/healthz`) on `listener` until `stop` fires: the
+/// scrape port, kept apart from the MCP port and its Ingress.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    runtime: Arc<crate::runtime::Runtime>,
+    auth: Option<Arc<Authenticator>>,
+    stop: CancellationToken,
+) {
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    tracing::warn!(%error, "metrics accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => return,
+        };
+        let (runtime, auth) = (runtime.clone(), auth.clone());
+        let service = service_fn(move |request: Request<Incoming>| {
+            let response = match (request.method(), request.uri().path()) {
+                (&Method::GET, "/metrics") => full(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4",
+                    metrics_text(&runtime, auth.as_deref()),
+                ),
+                (&Method::GET, "/healthz") => json(StatusCode::OK, serde_json::json!({"status": "alive"})),
+                _ => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
+            };
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+    }
 }
 
 /// Whether the server can take traffic, and why not.
@@ -108,25 +169,11 @@ impl FrontEnd {
             (&Method::GET, "/healthz") => json(StatusCode::OK, serde_json::json!({"status": "alive"})),
             // Prometheus scrape endpoint: not behind OIDC (counts only, no
             // caller data); restrict it at the network level.
-            (&Method::GET, "/metrics") => {
-                let mut gauges = vec![(
-                    "cnpg_mcp_in_flight_calls",
-                    "Tool calls holding an admission slot.",
-                    self.runtime.in_flight_calls() as f64,
-                )];
-                if let Some(auth) = &self.auth {
-                    gauges.push((
-                        "cnpg_mcp_jwks_fetches",
-                        "JWKS fetches since start.",
-                        auth.keys().refresh_count() as f64,
-                    ));
-                }
-                full(
-                    StatusCode::OK,
-                    "text/plain; version=0.0.4",
-                    crate::metrics::METRICS.render(&gauges),
-                )
-            }
+            (&Method::GET, "/metrics") if !self.settings.metrics_elsewhere => full(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                metrics_text(&self.runtime, self.auth.as_deref()),
+            ),
             (&Method::GET, "/readyz") => {
                 let (ready, reason) = self.readiness.state();
                 if ready {

@@ -270,6 +270,23 @@ impl Runtime {
             vec![("tool", name.to_string())],
             elapsed,
         );
+        if let Err(
+            error @ (CallError::Trapped { .. }
+            | CallError::Timeout { .. }
+            | CallError::OutOfMemory { .. }
+            | CallError::CpuExhausted { .. }),
+        ) = &result
+        {
+            let component = self
+                .registry()
+                .tool(name)
+                .map(|(component, _)| component.name.to_string())
+                .unwrap_or_default();
+            metrics.count(
+                "cnpg_mcp_component_failures_total",
+                vec![("component", component), ("kind", error.outcome().to_string())],
+            );
+        }
         for request in &requests {
             metrics.count(
                 "cnpg_mcp_kubernetes_requests_total",

@@ -1,0 +1,36 @@
+{{- define "cnpg-mcp.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cnpg-mcp.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "cnpg-mcp.selector" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cnpg-mcp.serviceAccount" -}}
+{{- default (include "cnpg-mcp.fullname" .) .Values.serviceAccount.name -}}
+{{- end -}}
+
+{{- define "cnpg-mcp.stateKeySecret" -}}
+{{- default (printf "%s-state-key" (include "cnpg-mcp.fullname" .)) .Values.requestStateKey.existingSecret -}}
+{{- end -}}
+
+{{- define "cnpg-mcp.profile" -}}
+{{- if .Values.impersonation.enabled -}}impersonator{{- else -}}{{ .Values.rbac.profile }}{{- end -}}
+{{- end -}}
+
+{{- define "cnpg-mcp.hasComponents" -}}
+{{- if or .Values.components.configMap .Values.components.volume .Values.components.image.reference .Values.components.grants -}}true{{- end -}}
+{{- end -}}

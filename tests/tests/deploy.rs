@@ -1,0 +1,542 @@
+//! The deployment: the Helm chart renders (helm built from Go modules) with
+//! default and full values and the real API server accepts every object
+//! (real creates, RBAC included); the RBAC files stay generated from the
+//! grants; the plain manifests are the rendered chart; and the RBAC proof —
+//! the chart's service account with each profile runs the tools against
+//! the real API server, and with impersonation the callers' RBAC decides.
+
+use std::time::{Duration, Instant};
+
+use cnpg_mcp_tests::cnpg::{
+    ToolServer, add_instance, clusters, create, database_roles, databases, healthy_status, patch_status,
+};
+use cnpg_mcp_tests::deploy::{chart, create_all, find, render, render_error, render_text, repo_root};
+use cnpg_mcp_tests::testbed::TestBed;
+use cnpg_mcp_tests::{Server, Session, first_text};
+use serde_json::{Value, json};
+
+fn deployment(objects: &[Value]) -> Value {
+    find(objects, "Deployment")[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_defaults_render_locked_down_and_are_accepted_by_the_api_server() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("chart-default").await.unwrap();
+    let objects = render(&format!("mcp-{ns}"), &ns, &[]);
+    for kind in [
+        "ServiceAccount",
+        "ConfigMap",
+        "Secret",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Deployment",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    ] {
+        assert_eq!(find(&objects, kind).len(), 1, "{kind}");
+    }
+    assert!(find(&objects, "Ingress").is_empty() && find(&objects, "HorizontalPodAutoscaler").is_empty());
+    let deploy = deployment(&objects);
+    let pod = &deploy["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], json!(true));
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        json!("RuntimeDefault")
+    );
+    let container = &pod["containers"][0];
+    let sc = &container["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"], json!(true));
+    assert_eq!(sc["allowPrivilegeEscalation"], json!(false));
+    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], json!("/healthz"));
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], json!("/readyz"));
+    let mounts: Vec<&str> = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["mountPath"].as_str())
+        .collect();
+    assert!(mounts.contains(&"/cache") && mounts.contains(&"/tmp"), "{mounts:?}");
+    let config = &find(&objects, "ConfigMap")[0]["data"];
+    assert_eq!(config["BIND_ADDRESS"], json!("0.0.0.0"));
+    assert_eq!(config["CNPG_MCP_CACHE_DIR"], json!("/cache"));
+    assert_eq!(config["METRICS_PORT"], json!("9090"));
+    // The default RBAC is the generated operator profile, in the release namespace.
+    let role = find(&objects, "Role")[0];
+    assert_eq!(role["metadata"]["namespace"], json!(ns));
+    assert!(role["metadata"]["name"].as_str().unwrap().ends_with("-operator"));
+    create_all(bed, &ns, &objects).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_with_every_option_renders_and_is_accepted() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("chart-full").await.unwrap();
+    let values = repo_root().join("tests/helm/full-values.yaml");
+    let objects = render(&format!("mcp-{ns}"), &ns, &["-f", values.to_str().unwrap()]);
+    let ingress = find(&objects, "Ingress")[0];
+    assert_eq!(ingress["spec"]["tls"][0]["secretName"], json!("mcp-tls"));
+    assert_eq!(find(&objects, "HorizontalPodAutoscaler").len(), 1);
+    assert_eq!(
+        find(&objects, "ServiceMonitor")[0]["spec"]["endpoints"][0]["port"],
+        json!("metrics")
+    );
+    let deploy = deployment(&objects);
+    assert!(
+        deploy["spec"].get("replicas").is_none(),
+        "the HPA owns the replica count"
+    );
+    let config = &find(&objects, "ConfigMap")
+        .iter()
+        .find(|c| c["data"].get("OIDC_ISSUER").is_some())
+        .unwrap()["data"];
+    for (key, value) in [
+        ("OIDC_ISSUER", "https://sso.example.com/realms/platform"),
+        ("OIDC_TYP", "legacy-jwt"),
+        ("OIDC_WRITE_SCOPE", "mcp:write"),
+        ("OIDC_TOOL_SCOPES", "delete_postgres_cluster=mcp:admin"),
+        ("DCR_PROXY_URL", "https://sso.example.com/register"),
+        ("PUBLIC_URL", "https://mcp.example.com/mcp"),
+        ("ALLOWED_ORIGINS", "https://inspector.example.com"),
+        ("CNPG_MCP_AUDIT_LOG", "/audit/audit.jsonl"),
+        ("CNPG_MCP_COMPONENTS", "/components"),
+    ] {
+        assert_eq!(config[key], json!(value), "{key}");
+    }
+    let grants = find(&objects, "ConfigMap")
+        .into_iter()
+        .find(|c| c["data"].get("cnpg-clusters.grant.toml").is_some());
+    assert!(grants.is_some(), "the grant override ConfigMap is rendered");
+    assert!(
+        find(&objects, "Role")[0]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("-admin")
+    );
+    // No ServiceMonitor CRD in the test bed (no Prometheus operator): the rest is created for real.
+    let creatable: Vec<Value> = objects.into_iter().filter(|o| o["kind"] != "ServiceMonitor").collect();
+    create_all(bed, &ns, &creatable).await.unwrap();
+
+    // Cluster-wide RBAC and the impersonator profile are ClusterRoles.
+    let wide = render(
+        &format!("wide-{ns}"),
+        &ns,
+        &["--set", "rbac.clusterWide=true", "--set", "rbac.profile=reader"],
+    );
+    let role = find(&wide, "ClusterRole")[0];
+    assert!(
+        role["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resources"].as_array().unwrap().contains(&json!("namespaces"))),
+        "{role}"
+    );
+    let rbac: Vec<Value> = wide
+        .into_iter()
+        .filter(|o| o["kind"].as_str().unwrap().starts_with("Cluster"))
+        .collect();
+    create_all(bed, &ns, &rbac).await.unwrap();
+    let imp = render(&format!("imp-{ns}"), &ns, &["--set", "impersonation.enabled=true"]);
+    let role = find(&imp, "ClusterRole")[0];
+    assert_eq!(
+        role["rules"],
+        json!([{"apiGroups": [""], "resources": ["groups", "users"], "verbs": ["impersonate"]}])
+    );
+    assert_eq!(
+        find(&imp, "ConfigMap")[0]["data"]["CNPG_MCP_IMPERSONATE"],
+        json!("true")
+    );
+
+    // Contradictory component sources are refused at render time.
+    let error = render_error(&[
+        "--set",
+        "components.configMap=a",
+        "--set",
+        "components.volume.emptyDir.medium=Memory",
+    ]);
+    assert!(error.contains("components.volume cannot be combined"), "{error}");
+    // An OCI artifact becomes an image volume.
+    let objects = render(
+        "img",
+        &ns,
+        &["--set", "components.image.reference=registry.test/tools:1"],
+    );
+    let volumes = deployment(&objects)["spec"]["template"]["spec"]["volumes"].clone();
+    assert!(
+        volumes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["image"]["reference"] == json!("registry.test/tools:1")),
+        "{volumes}"
+    );
+}
+
+#[test]
+fn chart_rbac_files_are_generated_from_the_grants() {
+    for profile in ["reader", "operator", "admin", "impersonator"] {
+        for (suffix, extra) in [("", vec!["--namespace", "x"]), ("-cluster", vec!["--cluster-wide"])] {
+            let output = std::process::Command::new(cnpg_mcp_tests::binary())
+                .args(["rbac", "--profile", profile, "--rules-only"])
+                .args(&extra)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
+            let file = chart().join(format!("files/rbac/{profile}{suffix}.json"));
+            let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            assert_eq!(
+                generated,
+                committed,
+                "{} is stale: run scripts/generate-deploy.sh",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn plain_manifests_are_the_rendered_chart() {
+    let rendered = render_text(
+        "cnpg-mcp",
+        "cnpg-mcp",
+        &["--set", "requestStateKey.existingSecret=cnpg-mcp-state-key"],
+    );
+    let committed = std::fs::read_to_string(repo_root().join("deploy/manifests/cnpg-mcp.yaml")).unwrap();
+    // The file is a comment header, then the rendered chart.
+    let body = committed
+        .find("\n---\n")
+        .map(|at| &committed[at + 1..])
+        .unwrap_or_default();
+    assert_eq!(
+        body, rendered,
+        "deploy/manifests/cnpg-mcp.yaml is stale: run scripts/generate-deploy.sh"
+    );
+}
+
+/// Tools and whether each profile may run them.
+#[derive(Clone, Copy, PartialEq)]
+enum Need {
+    Read,
+    Write,
+    Delete,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rbac_profiles_allow_exactly_their_tools() {
+    let bed = TestBed::shared().await;
+    for profile in ["reader", "operator", "admin"] {
+        let ns = bed.namespace(&format!("rbac-{profile}")).await.unwrap();
+        let release = format!("p-{profile}");
+        let objects = render(&release, &ns, &["--set", &format!("rbac.profile={profile}")]);
+        let rbac: Vec<Value> = objects
+            .iter()
+            .filter(|o| matches!(o["kind"].as_str(), Some("ServiceAccount" | "Role" | "RoleBinding")))
+            .cloned()
+            .collect();
+        create_all(bed, &ns, &rbac).await.unwrap();
+        let account = find(&objects, "ServiceAccount")[0]["metadata"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+
+        // The operator's part: a healthy cluster with two instances, a role and a database.
+        create(
+            bed,
+            &ns,
+            &clusters(),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+            "metadata": {"name": "pg"}, "spec": {"instances": 3, "storage": {"size": "1Gi"}}}),
+        )
+        .await;
+        for i in 1..=3 {
+            add_instance(bed, &ns, "pg", i, "1Gi").await;
+        }
+        patch_status(
+            bed,
+            &ns,
+            &clusters(),
+            "pg",
+            healthy_status(&["pg-1", "pg-2", "pg-3"], "pg-1"),
+        )
+        .await;
+        create(
+            bed,
+            &ns,
+            &databases(),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Database",
+            "metadata": {"name": "pg-old"}, "spec": {"cluster": {"name": "pg"}, "name": "old", "owner": "app"}}),
+        )
+        .await;
+        create(
+            bed,
+            &ns,
+            &database_roles(),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole",
+            "metadata": {"name": "pg-old"}, "spec": {"cluster": {"name": "pg"}, "name": "old", "login": true}}),
+        )
+        .await;
+
+        let token = bed.service_account_token(&ns, &account).await.unwrap();
+        let dir = cnpg_mcp_tests::tempdir::TempDir::new("chart-sa");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, &token).unwrap();
+        let kubeconfig = bed.kubeconfig_with_token_file(&token_file, &ns).unwrap();
+        let mut tools = ToolServer::start_with_kubeconfig(bed, kubeconfig.to_str().unwrap(), &[]).await;
+
+        let scenario: Vec<(&str, Value, Need)> = vec![
+            ("list_postgres_clusters", json!({}), Need::Read),
+            ("get_cluster_status", json!({"name": "pg"}), Need::Read),
+            ("get_cluster_resize_status", json!({"name": "pg"}), Need::Read),
+            ("list_postgres_roles", json!({"cluster_name": "pg"}), Need::Read),
+            (
+                "get_postgres_role_status",
+                json!({"cluster_name": "pg", "role_name": "old"}),
+                Need::Read,
+            ),
+            ("list_postgres_databases", json!({"cluster_name": "pg"}), Need::Read),
+            (
+                "get_postgres_database_status",
+                json!({"cluster_name": "pg", "database_name": "old"}),
+                Need::Read,
+            ),
+            (
+                "create_postgres_cluster",
+                json!({"name": "pg2", "instances": 1, "storage_size": "1Gi"}),
+                Need::Write,
+            ),
+            (
+                "scale_postgres_cluster",
+                json!({"name": "pg", "instances": 4}),
+                Need::Write,
+            ),
+            (
+                "resize_postgres_cluster",
+                json!({"name": "pg", "storage_size": "2Gi"}),
+                Need::Write,
+            ),
+            (
+                "create_postgres_role",
+                json!({"cluster_name": "pg", "role_name": "app"}),
+                Need::Write,
+            ),
+            (
+                "update_postgres_role",
+                json!({"cluster_name": "pg", "role_name": "old", "createdb": true}),
+                Need::Write,
+            ),
+            (
+                "create_postgres_database",
+                json!({"cluster_name": "pg", "database_name": "app", "owner": "app"}),
+                Need::Write,
+            ),
+            (
+                "promote_cluster_instance",
+                json!({"name": "pg", "instance": "2"}),
+                Need::Write,
+            ),
+            (
+                "delete_postgres_database",
+                json!({"cluster_name": "pg", "database_name": "old", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+            (
+                "delete_postgres_role",
+                json!({"cluster_name": "pg", "role_name": "old", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+            (
+                "delete_cluster_instance",
+                json!({"name": "pg", "instance": "3", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+            (
+                "delete_postgres_cluster",
+                json!({"name": "pg", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+        ];
+        for (tool, arguments, need) in scenario {
+            let allowed = match profile {
+                "reader" => need == Need::Read,
+                "operator" => need != Need::Delete,
+                _ => true,
+            };
+            let result = tools.session.call_tool(tool, arguments.clone()).await;
+            if allowed {
+                assert_eq!(
+                    result["isError"],
+                    json!(false),
+                    "{profile}: {tool} {arguments}: {}",
+                    first_text(&result)
+                );
+            } else {
+                assert_eq!(result["isError"], json!(true), "{profile}: {tool} should be refused");
+                assert_eq!(
+                    result["structuredContent"]["reason"],
+                    json!("forbidden"),
+                    "{profile}: {tool}: {}",
+                    first_text(&result)
+                );
+                assert!(first_text(&result).contains(&format!("system:serviceaccount:{ns}:{account}")));
+            }
+        }
+        // Reader and operator changed nothing they may not change.
+        let cluster = cnpg_mcp_tests::cnpg::read(bed, &ns, &clusters(), "pg").await;
+        match profile {
+            "reader" => assert_eq!(cluster.unwrap()["spec"]["instances"], json!(3)),
+            "operator" => assert_eq!(cluster.unwrap()["spec"]["instances"], json!(4)),
+            _ => assert!(cluster.is_none()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_impersonation_the_callers_rbac_decides_and_metrics_and_logs_hold() {
+    use cnpg_mcp_tests::idp::{Idp, MACHINE_CLIENT, OTHER_CLIENT};
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("chart-imp").await.unwrap();
+    let release = format!("imp-{ns}");
+    let objects = render(&release, &ns, &["--set", "impersonation.enabled=true"]);
+    let rbac: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some("ServiceAccount" | "ClusterRole" | "ClusterRoleBinding")
+            )
+        })
+        .cloned()
+        .collect();
+    create_all(bed, &ns, &rbac).await.unwrap();
+    let account = find(&objects, "ServiceAccount")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "pg"}, "spec": {"instances": 1, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+    // Only the machine client's group may read clusters here.
+    bed.bind_role(
+        &ns,
+        "operators-read",
+        json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get", "list"]}]),
+        ("Group", "oidc:cnpg-operators"),
+    )
+    .await
+    .unwrap();
+
+    let token = bed.service_account_token(&ns, &account).await.unwrap();
+    let dir = cnpg_mcp_tests::tempdir::TempDir::new("chart-imp");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, &token).unwrap();
+    let kubeconfig = bed.kubeconfig_with_token_file(&token_file, &ns).unwrap();
+
+    let idp = Idp::start().unwrap();
+    let port = cnpg_mcp_tests::free_port();
+    let metrics_port = cnpg_mcp_tests::free_port().to_string();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let server = Server::start_on(
+        port,
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            &resource,
+            "--oidc-scope",
+            "mcp:read",
+            "--impersonate",
+            "--impersonate-user-prefix",
+            "oidc:",
+            "--impersonate-group-prefix",
+            "oidc:",
+            "--metrics-port",
+            &metrics_port,
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cnpg_mcp_tests::request(port, "GET", "/readyz", &[], Vec::new())
+        .await
+        .status
+        != 200
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let operator = idp
+        .client_credentials(MACHINE_CLIENT.0, MACHINE_CLIENT.1, Some(&resource), "mcp:read")
+        .await
+        .unwrap();
+    let mut session = Session::open_with_token(port, &operator).await;
+    let result = session
+        .call_tool("list_postgres_clusters", json!({"namespace": ns}))
+        .await;
+    assert_eq!(result["isError"], json!(false), "{}", first_text(&result));
+    assert_eq!(result["structuredContent"]["clusters"][0]["name"], json!("pg"));
+
+    let outsider = idp
+        .client_credentials(OTHER_CLIENT.0, OTHER_CLIENT.1, Some(&resource), "mcp:read")
+        .await
+        .unwrap();
+    let mut other = Session::open_with_token(port, &outsider).await;
+    let result = other
+        .call_tool("get_cluster_status", json!({"name": "pg", "namespace": ns}))
+        .await;
+    assert_eq!(result["isError"], json!(true));
+    assert_eq!(result["structuredContent"]["reason"], json!("forbidden"));
+    assert!(
+        first_text(&result).contains("\"oidc:other-machine\""),
+        "{}",
+        first_text(&result)
+    );
+    // A bad token is refused (and counted).
+    let reply = cnpg_mcp_tests::request(
+        port,
+        "POST",
+        "/mcp",
+        &[
+            ("authorization", "Bearer not.a.jwt"),
+            cnpg_mcp_tests::MCP_ACCEPT,
+            cnpg_mcp_tests::JSON_TYPE,
+        ],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+
+    // The series an operator scrapes, on the metrics port.
+    let metrics = cnpg_mcp_tests::request(metrics_port.parse().unwrap(), "GET", "/metrics", &[], Vec::new())
+        .await
+        .body;
+    for needle in [
+        "cnpg_mcp_tool_calls_total{tool=\"list_postgres_clusters\",outcome=\"ok\"} 1",
+        "cnpg_mcp_tool_calls_total{tool=\"get_cluster_status\",outcome=\"tool-error\"} 1",
+        "cnpg_mcp_tool_call_duration_seconds_count{tool=\"list_postgres_clusters\"} 1",
+        "cnpg_mcp_kubernetes_requests_total{verb=\"list\",code=\"200\"}",
+        "cnpg_mcp_kubernetes_requests_total{verb=\"get\",code=\"403\"} 1",
+        "cnpg_mcp_component_instantiation_seconds_count{component=\"cnpg-clusters\"}",
+        "cnpg_mcp_auth_failures_total{reason=",
+        "cnpg_mcp_in_flight_calls 0",
+        "cnpg_mcp_jwks_fetches ",
+    ] {
+        assert!(metrics.contains(needle), "missing `{needle}` in:\n{metrics}");
+    }
+    // No token in the logs: neither the callers' nor the service account's.
+    let log = server.log_text();
+    for secret in [&operator, &outsider, &token] {
+        assert!(!log.contains(secret.as_str()), "a token reached the log");
+    }
+    assert!(log.contains("tool call"), "the audit records are in the log");
+}
