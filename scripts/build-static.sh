@@ -9,11 +9,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 profile="${PROFILE:-release}"
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# A target folder of its own: the build scripts of a cross build go to its
+# host profile folder, which a running `cargo test` may hold locked.
+target_dir="${CARGO_TARGET_DIR:-$root/target}/static"
 rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
 flag=()
 [ "$profile" = release ] && flag=(--release)
-(cd "$root" && CC_x86_64_unknown_linux_musl=musl-gcc \
+(cd "$root" && CARGO_TARGET_DIR="$target_dir" CC_x86_64_unknown_linux_musl=musl-gcc \
   cargo build --locked "${flag[@]}" --target x86_64-unknown-linux-musl -p cnpg-mcp >&2)
 context="$target_dir/image-context-$profile"
 rm -rf "$context"

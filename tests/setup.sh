@@ -7,6 +7,9 @@
 #   - a Python venv with the official MCP SDK (tests/requirements.txt)
 #   - kube-apiserver, built from Go modules (tests/kube-apiserver), for the
 #     Kubernetes test bed; etcd comes from the etcd-bin-vendored crate
+#   - helm, built from Go modules (tests/helm), for the chart tests
+#   - musl-tools, buildah, podman and runc (Debian packages) and the
+#     x86_64-unknown-linux-musl target, for the image tests
 #   - wrk, for the HTTP benchmark (Debian package), when apt is available
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,6 +40,19 @@ echo "== kube-apiserver (Go build from the module proxy, cached outside the clon
 started=$(date +%s)
 bash "$here/kube-apiserver/build.sh"
 echo "kube-apiserver ready in $(( $(date +%s) - started )) s"
+
+echo "== container tools and the static target (image tests)"
+rustup target add x86_64-unknown-linux-musl >/dev/null
+missing=()
+command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
+command -v podman >/dev/null 2>&1 || missing+=(podman)
+command -v runc >/dev/null 2>&1 || missing+=(runc)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages)"
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+fi
 
 echo "== helm (Go build from the module proxy, cached outside the clone)"
 started=$(date +%s)

@@ -7,6 +7,11 @@ Rust test that runs this script to check.
     python python_sdk_client.py http-bearer URL TOKEN MODE TOOL ARGS_JSON
     python python_sdk_client.py oauth URL MODE TOOL ARGS_JSON
     python python_sdk_client.py stdio MODE TOOL ARGS_JSON -- COMMAND ARG...
+    python python_sdk_client.py http-elicit URL MODE ANSWER TOOL ARGS_JSON
+
+`http-elicit` declares the elicitation capability and answers every
+elicitation request with ANSWER: "accept" (content {"confirm": true}) or
+"decline"; the summary lists the messages it was asked.
 
 `oauth` runs the SDK's own OAuth client (OAuthClientProvider) headless:
 401 -> protected resource metadata -> authorization server metadata ->
@@ -59,6 +64,26 @@ async def with_bearer(url, token, mode, tool, arguments):
             tools = await client.list_tools()
             result = await client.call_tool(tool, arguments)
             return summary(client, tools, result)
+
+
+async def with_elicitation(url, mode, answer, tool, arguments):
+    from mcp import types
+
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        if answer == "accept":
+            return types.ElicitResult(action="accept", content={"confirm": True})
+        return types.ElicitResult(action="decline")
+
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(30.0, read=120.0)) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, elicitation_callback=on_elicit) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool(tool, arguments)
+            out = summary(client, tools, result)
+    out["elicitations"] = asked
+    return out
 
 
 class MemoryStorage:
@@ -148,6 +173,9 @@ def main(argv):
     elif argv[0] == "oauth":
         url, mode, tool, arguments = argv[1], argv[2], argv[3], json.loads(argv[4])
         out = anyio.run(with_oauth, url, mode, tool, arguments)
+    elif argv[0] == "http-elicit":
+        url, mode, answer, tool, arguments = argv[1], argv[2], argv[3], argv[4], json.loads(argv[5])
+        out = anyio.run(with_elicitation, url, mode, answer, tool, arguments)
     elif argv[0] == "stdio":
         split = argv.index("--")
         mode, tool, arguments = argv[1], argv[2], json.loads(argv[3])

@@ -1178,3 +1178,98 @@ async fn create_and_wait_follows_the_cluster_by_watch_with_progress_and_a_deadli
         .ok("get_cluster_status", json!({"name": "cancelled", "namespace": ns}))
         .await;
 }
+
+#[test]
+fn components_inspect_shows_each_tools_schema_and_the_grant() {
+    for (component, tool, grant_resource) in [
+        ("cnpg-clusters", "promote_cluster_instance", "clusters/status"),
+        ("cnpg-roles-databases", "create_postgres_role", "databaseroles"),
+    ] {
+        let output = std::process::Command::new(cnpg_mcp_tests::binary())
+            .args(["components", "inspect", component])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let inspected: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(inspected["origin"], json!("built-in"));
+        let described = inspected["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == json!(tool))
+            .unwrap_or_else(|| panic!("{tool} not in {component}"));
+        assert!(
+            described["inputSchema"]["properties"]["dry_run"].is_object(),
+            "{described}"
+        );
+        let rules = inspected["grant"]["kubernetes"].as_array().unwrap();
+        assert!(
+            rules
+                .iter()
+                .any(|r| r["resources"].as_array().unwrap().contains(&json!(grant_resource))),
+            "{component}: {rules:?}"
+        );
+        // Secrets only by the names this server manages.
+        let secrets = rules
+            .iter()
+            .find(|r| r["resources"] == json!(["secrets"]))
+            .expect("a Secret rule");
+        assert_eq!(secrets["names"], json!(["cnpg-*-user-*"]));
+        assert_eq!(secrets["secret_data"], json!(false));
+    }
+}
+
+/// The official Python SDK as a client that supports elicitation and
+/// answers every request with `answer`.
+fn python_eliciting(url: &str, mode: &str, answer: &str, tool: &str, arguments: &Value) -> Value {
+    let clients = cnpg_mcp_tests::ExternalClients::get();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
+    let output = std::process::Command::new(&clients.python)
+        .arg(script)
+        .args(["http-elicit", url, mode, answer, tool, &arguments.to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_with_elicitation_is_asked_before_a_delete() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-elicit").await.unwrap();
+    let tools = ToolServer::start(bed, &[]).await;
+    let url = tools.server.url();
+    for (mode, database) in [("legacy", "one"), ("2026-07-28", "two")] {
+        create(
+            bed,
+            &ns,
+            &databases(),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Database", "metadata": {"name": format!("pg-{database}")},
+                   "spec": {"cluster": {"name": "pg"}, "name": database, "owner": "app"}}),
+        )
+        .await;
+        let arguments =
+            json!({"cluster_name": "pg", "database_name": database, "confirm_deletion": true, "namespace": ns});
+        // Declined: nothing deleted.
+        let out = python_eliciting(&url, mode, "decline", "delete_postgres_database", &arguments);
+        assert_eq!(out["is_error"], json!(true), "{mode}: {out}");
+        assert_eq!(out["elicitations"].as_array().unwrap().len(), 1, "{mode}: {out}");
+        assert!(out["elicitations"][0].as_str().unwrap().contains(database), "{out}");
+        assert!(
+            read(bed, &ns, &databases(), &format!("pg-{database}")).await.is_some(),
+            "{mode}: deleted anyway"
+        );
+        // Accepted: deleted.
+        let out = python_eliciting(&url, mode, "accept", "delete_postgres_database", &arguments);
+        assert_eq!(out["is_error"], json!(false), "{mode}: {out}");
+        assert!(
+            read(bed, &ns, &databases(), &format!("pg-{database}")).await.is_none(),
+            "{mode}: not deleted"
+        );
+    }
+}
