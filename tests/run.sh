@@ -29,7 +29,7 @@ status=0
 cargo test --locked --workspace 2>&1 | tee "$log" || status=$?
 # Pure guest-side logic (names, quantities, timestamps), natively.
 (cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests-native" \
-  cargo test --locked -p cnpg-kit 2>&1) | tee -a "$log" || status=$?
+  cargo test --locked -p cnpg-mcp-sdk 2>&1) | tee -a "$log" || status=$?
 # One closing line for the whole run: the sum of every test binary's result.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"

@@ -58,6 +58,12 @@ enum Command {
 enum ComponentsCommand {
     /// List the tools of every component that `serve` would load.
     List(ComponentArgs),
+    /// Check a component: contract, imports, schemas, tool names, and
+    /// whether the grant covers what it asks for. Exit status 1 on errors.
+    Validate(cli::ValidateArgs),
+    /// Run one tool of a component without a server, against a cluster or
+    /// a fixture of scripted Kubernetes answers.
+    Call(cli::CallArgs),
     /// Show one component's world, imports, tools with schemas, and grant.
     Inspect {
         /// A `.wasm` file, or the name of a loaded component (e.g. `cnpg-clusters`).
@@ -105,6 +111,26 @@ fn main() -> ExitCode {
             } => {
                 let text = cli::list(&args).await?;
                 print!("{text}");
+                Ok(())
+            }
+            Command::Components {
+                command: ComponentsCommand::Validate(args),
+            } => {
+                let (report, ok) = cli::validate(&args).await?;
+                print!("{report}");
+                if !ok {
+                    anyhow::bail!("{} is not valid", args.file.display());
+                }
+                Ok(())
+            }
+            Command::Components {
+                command: ComponentsCommand::Call(args),
+            } => {
+                let (report, ok) = cli::call(&args).await?;
+                println!("{report}");
+                if !ok {
+                    anyhow::bail!("the call did not complete as scripted");
+                }
                 Ok(())
             }
             Command::Components {

@@ -25,7 +25,9 @@ use crate::runtime::bindings::cnpg::mcp::k8s::{
 use crate::runtime::bindings::cnpg::mcp::{client, config, identity, logging, progress, types};
 use crate::runtime::bindings::exports::cnpg::mcp::tools;
 
-/// One expected Kubernetes call and its answer.
+/// One expected Kubernetes call and its answer. As a fixture file (YAML
+/// or JSON list): `{verb, resource, namespace?, name?, reply: OBJECT}` or
+/// `{..., error: {code, reason, message}}`.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub verb: String,
@@ -44,6 +46,54 @@ pub enum Reply {
     Object(Value),
     /// An API server failure: HTTP code, Status reason, message.
     Error { code: u16, reason: String, message: String },
+}
+
+/// A fixture file's step.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureStep {
+    verb: String,
+    resource: String,
+    namespace: Option<String>,
+    name: Option<String>,
+    reply: Option<Value>,
+    error: Option<FixtureError>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureError {
+    code: u16,
+    reason: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Reads a fixture file (YAML, or JSON which is YAML too) into steps.
+pub fn read_fixture(text: &str) -> anyhow::Result<Vec<Step>> {
+    let steps: Vec<FixtureStep> = serde_yaml::from_str(text)?;
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let reply = match (step.reply, step.error) {
+                (Some(object), None) => Reply::Object(object),
+                (None, Some(e)) => Reply::Error {
+                    code: e.code,
+                    reason: e.reason,
+                    message: e.message,
+                },
+                _ => anyhow::bail!("fixture step {}: give exactly one of `reply` and `error`", i + 1),
+            };
+            Ok(Step {
+                verb: step.verb,
+                resource: step.resource,
+                namespace: step.namespace,
+                name: step.name,
+                reply,
+            })
+        })
+        .collect()
 }
 
 impl Step {
@@ -422,21 +472,24 @@ impl Harness {
         self
     }
 
+    /// The same component with another default namespace (no recompile).
+    pub fn clone_with_namespace(&self, namespace: &str) -> Harness {
+        Harness {
+            engine: self.engine.clone(),
+            linker: self.linker.clone(),
+            component: self.component.clone(),
+            config: self.config.clone(),
+            default_namespace: namespace.into(),
+        }
+    }
+
     /// What `default-namespace` answers (default `default`).
     pub fn with_default_namespace(mut self, namespace: &str) -> Harness {
         self.default_namespace = namespace.into();
         self
     }
 
-    /// Calls `tool` with `arguments` in a fresh instance, answering its
-    /// Kubernetes calls from `script` and its client requests from `client`.
-    pub async fn call(
-        &self,
-        tool: &str,
-        arguments: Value,
-        script: Vec<Step>,
-        client: ClientScript,
-    ) -> anyhow::Result<Outcome> {
+    fn store(&self, script: Vec<Step>, client: ClientScript) -> Store<State> {
         let state = State {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
@@ -448,7 +501,46 @@ impl Harness {
             client,
             elicitations: Vec::new(),
         };
-        let mut store = Store::new(&self.engine, state);
+        Store::new(&self.engine, state)
+    }
+
+    /// The tools the component describes.
+    pub async fn tools(&self) -> anyhow::Result<Vec<types::ToolDescriptor>> {
+        let mut store = self.store(Vec::new(), ClientScript::default());
+        let pre = self.linker.instantiate_pre(&self.component)?;
+        let indices = tools::GuestIndices::new(&pre)?;
+        let instance = pre.instantiate_async(&mut store).await?;
+        let guest = indices.load(&mut store, &instance)?;
+        Ok(guest.call_list_tools(&mut store).await?)
+    }
+
+    /// Calls `tool` with `arguments` in a fresh instance, answering its
+    /// Kubernetes calls from `script` and its client requests from `client`.
+    /// The arguments are first checked against the tool's input schema, as
+    /// the server does.
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: Value,
+        script: Vec<Step>,
+        client: ClientScript,
+    ) -> anyhow::Result<Outcome> {
+        let descriptor = self
+            .tools()
+            .await?
+            .into_iter()
+            .find(|t| t.name == tool)
+            .ok_or_else(|| anyhow::anyhow!("the component has no tool `{tool}`"))?;
+        let schema: Value = serde_json::from_str(&descriptor.input_schema)?;
+        let validator = jsonschema::validator_for(&schema).map_err(|e| anyhow::anyhow!("invalid input schema: {e}"))?;
+        let problems: Vec<String> = validator
+            .iter_errors(&arguments)
+            .map(|e| format!("`{}`: {e}", e.instance_path()))
+            .collect();
+        if !problems.is_empty() {
+            anyhow::bail!("invalid arguments for `{tool}`: {}", problems.join("; "));
+        }
+        let mut store = self.store(script, client);
         let pre = self.linker.instantiate_pre(&self.component)?;
         let indices = tools::GuestIndices::new(&pre)?;
         let instance = pre.instantiate_async(&mut store).await?;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use cnpg_kit::names::{CLUSTER_NAME_PATTERN, QUANTITY_PATTERN};
-use cnpg_kit::tool::{DetailLevel, Format};
+use cnpg_mcp_sdk::names::{CLUSTER_NAME_PATTERN, QUANTITY_PATTERN};
+use cnpg_mcp_sdk::tool::{DetailLevel, Format};
 use schemars::JsonSchema;
 use serde::Deserialize;
 

@@ -8,9 +8,9 @@ mod prompts;
 mod read;
 mod write;
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
-use cnpg_kit::bindings::exports::cnpg::mcp::tools::Guest;
-use cnpg_kit::tool::{self, Effect, Tool, schema_of};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::tools::Guest;
+use cnpg_mcp_sdk::tool::{self, Effect, Tool, schema_of};
 
 pub struct Clusters;
 
@@ -121,4 +121,4 @@ impl Guest for Clusters {
     }
 }
 
-cnpg_kit::bindings::export!(Clusters with_types_in cnpg_kit::bindings);
+cnpg_mcp_sdk::bindings::export!(Clusters with_types_in cnpg_mcp_sdk::bindings);

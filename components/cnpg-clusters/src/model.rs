@@ -7,8 +7,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use cnpg_kit::kube::{meta, name_of};
-use cnpg_kit::names::quantity_bytes;
+use cnpg_mcp_sdk::kube::{meta, name_of};
+use cnpg_mcp_sdk::names::quantity_bytes;
 
 /// CloudNativePG's phase of a healthy cluster.
 pub const PHASE_HEALTHY: &str = "Cluster in healthy state";
@@ -325,7 +325,7 @@ fn pvc_condition(pvc: &Value, kind: &str) -> bool {
 }
 
 pub fn volume_state(pvc: &Value, cluster: &Value) -> VolumeState {
-    let role = cnpg_kit::kube::label(pvc, "cnpg.io/pvcRole").map(str::to_string);
+    let role = cnpg_mcp_sdk::kube::label(pvc, "cnpg.io/pvcRole").map(str::to_string);
     let wanted = match role.as_deref() {
         Some("PG_WAL") => text(cluster, "/spec/walStorage/size"),
         Some("PG_TABLESPACE") => None,
@@ -355,7 +355,7 @@ pub fn volume_state(pvc: &Value, cluster: &Value) -> VolumeState {
     };
     VolumeState {
         pvc: name_of(pvc).to_string(),
-        instance: cnpg_kit::kube::label(pvc, "cnpg.io/instanceName").map(str::to_string),
+        instance: cnpg_mcp_sdk::kube::label(pvc, "cnpg.io/instanceName").map(str::to_string),
         role,
         requested,
         actual,

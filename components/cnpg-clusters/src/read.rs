@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_kit::kube::{self, Failure, cnpg, collection, core, object};
-use cnpg_kit::tool::{DetailLevel, Outcome, namespace_or_default, run_with, success};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
+use cnpg_mcp_sdk::kube::{self, Failure, cnpg, collection, core, object};
+use cnpg_mcp_sdk::tool::{DetailLevel, Outcome, namespace_or_default, run_with, success};
 
 use crate::args;
 use crate::model::{self, ClusterSummary, VolumeState};

@@ -4,12 +4,12 @@
 
 use serde_json::{Map, Value, json};
 
-use cnpg_kit::bindings::cnpg::mcp::config;
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_kit::confirm::{ask_user, unconfirmed};
-use cnpg_kit::kube::{self, cnpg, collection, core, object, status_of};
-use cnpg_kit::names::quantity_bytes;
-use cnpg_kit::tool::{Mutation, Outcome, failure, namespace_or_default, run_with};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::config;
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
+use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::kube::{self, cnpg, collection, core, object, status_of};
+use cnpg_mcp_sdk::names::quantity_bytes;
+use cnpg_mcp_sdk::tool::{Mutation, Outcome, failure, namespace_or_default, run_with};
 
 use crate::args::{self, PullPolicy, TaintEffect, TolerationOperator};
 use crate::model;
@@ -570,7 +570,7 @@ pub fn promote_instance(arguments: &str, ctx: &CallContext) -> Result<ToolOutput
             "metadata": {"resourceVersion": resource_version},
             "status": {
                 "targetPrimary": instance,
-                "targetPrimaryTimestamp": cnpg_kit::time::timestamp_now(),
+                "targetPrimaryTimestamp": cnpg_mcp_sdk::time::timestamp_now(),
                 "phase": model::PHASE_SWITCHOVER,
                 "phaseReason": format!("Switching over to {instance}"),
             }

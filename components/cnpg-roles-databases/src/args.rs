@@ -1,7 +1,7 @@
 //! Argument structs; the input schemas are derived from them.
 
-use cnpg_kit::names::CLUSTER_NAME_PATTERN;
-use cnpg_kit::tool::Format;
+use cnpg_mcp_sdk::names::CLUSTER_NAME_PATTERN;
+use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 

@@ -4,10 +4,10 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_kit::confirm::{ask_user, unconfirmed};
-use cnpg_kit::kube::{self, Failure, cnpg, collection, object};
-use cnpg_kit::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
+use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::kube::{self, Failure, cnpg, collection, object};
+use cnpg_mcp_sdk::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
 
 use crate::args::{self, LocaleProvider};
 use crate::roles::{MANAGED_BY, free_object_name};

@@ -7,9 +7,9 @@ mod databases;
 mod prompts;
 mod roles;
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
-use cnpg_kit::bindings::exports::cnpg::mcp::tools::Guest;
-use cnpg_kit::tool::{self, Effect, Tool, schema_of};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::tools::Guest;
+use cnpg_mcp_sdk::tool::{self, Effect, Tool, schema_of};
 
 pub struct RolesDatabases;
 
@@ -114,4 +114,4 @@ impl Guest for RolesDatabases {
     }
 }
 
-cnpg_kit::bindings::export!(RolesDatabases with_types_in cnpg_kit::bindings);
+cnpg_mcp_sdk::bindings::export!(RolesDatabases with_types_in cnpg_mcp_sdk::bindings);

@@ -1,7 +1,7 @@
 //! Prompts that help an assistant manage roles and databases well.
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_kit::bindings::exports::cnpg::mcp::prompts::{
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
     Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
 };
 

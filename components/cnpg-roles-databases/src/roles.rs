@@ -4,11 +4,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use cnpg_kit::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_kit::confirm::{ask_user, unconfirmed};
-use cnpg_kit::kube::{self, Failure, cnpg, collection, core, object};
-use cnpg_kit::names::{child_object_name, disambiguated_object_name, reserved_role};
-use cnpg_kit::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
+use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::kube::{self, Failure, cnpg, collection, core, object};
+use cnpg_mcp_sdk::names::{child_object_name, disambiguated_object_name, reserved_role};
+use cnpg_mcp_sdk::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
 
 use crate::args;
 

@@ -140,6 +140,72 @@ impl ComponentGrant {
     }
 }
 
+impl ComponentGrant {
+    /// What of `requested` (the grant a component asks for) this grant does
+    /// not allow, one line per verb/resource/namespace/name; empty when all
+    /// of it is covered. Requested namespaces `*` or none mean every
+    /// namespace; requested names none mean every name.
+    pub fn uncovered(&self, requested: &ComponentGrant) -> Vec<String> {
+        use super::policy::AccessRequest;
+        let mut missing = Vec::new();
+        for rule in &requested.kubernetes {
+            let namespaces: Vec<Option<&str>> =
+                if rule.namespaces.is_empty() || rule.namespaces.iter().any(|n| n == "*") {
+                    vec![None]
+                } else {
+                    rule.namespaces.iter().map(|n| Some(n.as_str())).collect()
+                };
+            let names: Vec<Option<&str>> = if rule.names.is_empty() {
+                vec![None]
+            } else {
+                rule.names.iter().map(|n| Some(n.as_str())).collect()
+            };
+            let groups: Vec<&str> = if rule.api_groups.is_empty() {
+                vec![""]
+            } else {
+                rule.api_groups.iter().map(String::as_str).collect()
+            };
+            for verb in &rule.verbs {
+                for group in &groups {
+                    for resource in &rule.resources {
+                        let (resource, subresource) = match resource.split_once('/') {
+                            Some((r, s)) => (r, Some(s)),
+                            None => (resource.as_str(), None),
+                        };
+                        for namespace in &namespaces {
+                            for name in &names {
+                                let request = AccessRequest {
+                                    verb,
+                                    group,
+                                    resource,
+                                    subresource,
+                                    namespace: *namespace,
+                                    name: *name,
+                                };
+                                let what = format!(
+                                    "`{verb}` on {}/{} in {}{}",
+                                    if group.is_empty() { "core" } else { group },
+                                    request.full_resource(),
+                                    namespace.map_or("every namespace".to_string(), |n| format!("namespace `{n}`")),
+                                    name.map(|n| format!(", name `{n}`")).unwrap_or_default()
+                                );
+                                match self.check(&request) {
+                                    Err(_) => missing.push(what),
+                                    Ok(allowed) if rule.secret_data && !allowed.secret_data => {
+                                        missing.push(format!("{what} with Secret data (secret_data = true)"))
+                                    }
+                                    Ok(_) => {}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        missing
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +229,40 @@ mod tests {
     fn memory_is_clamped_to_the_engine_maximum() {
         let grant = ComponentGrant::parse("[limits]\nmemory_mib = 4096\n").unwrap();
         assert_eq!(grant.call_limits(128 << 20).memory_bytes, 128 << 20);
+    }
+
+    #[test]
+    fn uncovered_lists_what_a_grant_does_not_allow_of_a_request() {
+        let requested = ComponentGrant::parse(
+            "[[kubernetes]]\nverbs=[\"get\",\"list\"]\napi_groups=[\"postgresql.cnpg.io\"]\nresources=[\"clusters\",\"clusters/status\"]\n\
+             [[kubernetes]]\nverbs=[\"get\"]\napi_groups=[\"\"]\nresources=[\"secrets\"]\nnamespaces=[\"*\"]\nnames=[\"cnpg-*-user-*\"]\n",
+        )
+        .unwrap();
+        let same = requested.clone();
+        assert!(same.uncovered(&requested).is_empty());
+        let narrower = ComponentGrant::parse(
+            "[[kubernetes]]\nverbs=[\"get\",\"list\"]\napi_groups=[\"postgresql.cnpg.io\"]\nresources=[\"clusters\"]\nnamespaces=[\"db\"]\n",
+        )
+        .unwrap();
+        let missing = narrower.uncovered(&requested);
+        assert!(
+            missing
+                .iter()
+                .any(|m| m.contains("`get` on postgresql.cnpg.io/clusters in every namespace")),
+            "{missing:?}"
+        );
+        assert!(missing.iter().any(|m| m.contains("clusters/status")), "{missing:?}");
+        assert!(
+            missing
+                .iter()
+                .any(|m| m.contains("core/secrets") && m.contains("cnpg-*-user-*")),
+            "{missing:?}"
+        );
+        assert!(
+            ComponentGrant::default()
+                .uncovered(&ComponentGrant::default())
+                .is_empty()
+        );
     }
 
     #[test]

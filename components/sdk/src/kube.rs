@@ -238,6 +238,36 @@ pub fn get(target: &ObjectRef) -> Result<Value, Failure> {
     k8s::get(target).map(parse).map_err(fail("get", target))
 }
 
+/// `get`, deserialized into `T` (a typed view of the fields a tool reads).
+pub fn get_as<T: serde::de::DeserializeOwned>(target: &ObjectRef) -> Result<T, Failure> {
+    let value = get(target)?;
+    serde_json::from_value(value).map_err(|e| decode_failure("get", target, e))
+}
+
+/// Every item of a collection, deserialized into `T`.
+pub fn list_as<T: serde::de::DeserializeOwned>(
+    target: &ObjectRef,
+    label_selector: Option<&str>,
+) -> Result<Vec<T>, Failure> {
+    list(target, label_selector)?
+        .into_iter()
+        .map(|item| serde_json::from_value(item).map_err(|e| decode_failure("list", target, e)))
+        .collect()
+}
+
+fn decode_failure(verb: &'static str, target: &ObjectRef, error: serde_json::Error) -> Failure {
+    Failure(Box::new(FailureData {
+        verb,
+        target: target.clone(),
+        error: K8sError::Other(Status {
+            code: 0,
+            reason: "Undecodable".into(),
+            message: format!("the answer does not have the expected shape: {error}"),
+            causes: vec![],
+        }),
+    }))
+}
+
 /// `get` where not-found is an answer.
 pub fn get_optional(target: &ObjectRef) -> Result<Option<Value>, Failure> {
     match get(target) {
