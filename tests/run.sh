@@ -10,6 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/cnpg-mcp/target}"
+# One-shot builds: incremental artifacts only cost disk.
+export CARGO_INCREMENTAL=0
 
 bash tests/setup.sh
 

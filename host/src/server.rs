@@ -46,12 +46,13 @@ fn state_key(args: &ServeArgs) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-/// Random bytes from the operating system.
+/// Random bytes from the operating system (the getrandom system call: no
+/// /dev needed, so the binary also runs from an empty root).
 fn getrandom(buf: &mut [u8]) -> anyhow::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .context("cannot read random bytes for the request-state key")
+    use ring::rand::SecureRandom as _;
+    ring::rand::SystemRandom::new()
+        .fill(buf)
+        .map_err(|_| anyhow::anyhow!("cannot get random bytes for the request-state key"))
 }
 
 /// Connects the `k8s` capability. An explicitly configured cluster must
