@@ -192,6 +192,8 @@ struct State {
     default_namespace: String,
     client: ClientScript,
     elicitations: Vec<String>,
+    caller: types::Caller,
+    limits: wasmtime::StoreLimits,
 }
 
 impl WasiView for State {
@@ -364,7 +366,7 @@ impl types::Host for State {}
 
 impl identity::Host for State {
     fn current(&mut self) -> wasmtime::Result<types::Caller> {
-        Ok(local_caller())
+        Ok(self.caller.clone())
     }
 }
 
@@ -445,14 +447,33 @@ pub struct Harness {
     component: Component,
     config: BTreeMap<String, String>,
     default_namespace: String,
+    caller: types::Caller,
+    memory_bytes: usize,
+    timeout: std::time::Duration,
 }
+
+/// Defaults of a harness: the server's default grant limits.
+const DEFAULT_MEMORY_BYTES: usize = 64 << 20;
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Harness {
     /// Compiles `wasm` (a component built for wasm32-wasip2).
     pub fn load(wasm: &[u8]) -> anyhow::Result<Harness> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        // Epochs let a guest that never yields be stopped at the timeout.
+        config.epoch_interruption(true);
         let engine = Engine::new(&config)?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("testkit-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         ToolFull::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
@@ -463,6 +484,9 @@ impl Harness {
             component,
             config: BTreeMap::new(),
             default_namespace: "default".into(),
+            caller: local_caller(),
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            timeout: DEFAULT_TIMEOUT,
         })
     }
 
@@ -480,7 +504,32 @@ impl Harness {
             component: self.component.clone(),
             config: self.config.clone(),
             default_namespace: namespace.into(),
+            caller: self.caller.clone(),
+            memory_bytes: self.memory_bytes,
+            timeout: self.timeout,
         }
+    }
+
+    /// The caller the `identity` import and the call context report
+    /// (default: the local identity).
+    pub fn with_caller(mut self, subject: &str, username: Option<&str>, groups: &[&str], scopes: &[&str]) -> Harness {
+        self.caller = types::Caller {
+            subject: subject.into(),
+            issuer: "testkit".into(),
+            username: username.map(str::to_string),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            client_id: Some("testkit".into()),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        self
+    }
+
+    /// Limits of each call: linear memory and wall clock (defaults: the
+    /// server's default grant, 64 MiB and 30 s). A call over either fails.
+    pub fn with_limits(mut self, memory_mib: usize, timeout: std::time::Duration) -> Harness {
+        self.memory_bytes = memory_mib << 20;
+        self.timeout = timeout;
+        self
     }
 
     /// What `default-namespace` answers (default `default`).
@@ -500,8 +549,15 @@ impl Harness {
             default_namespace: self.default_namespace.clone(),
             client,
             elicitations: Vec::new(),
+            caller: self.caller.clone(),
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(self.memory_bytes)
+                .build(),
         };
-        Store::new(&self.engine, state)
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
     }
 
     /// The tools the component describes.
@@ -547,14 +603,17 @@ impl Harness {
         let guest = indices.load(&mut store, &instance)?;
         let ctx = types::CallContext {
             request_id: "testkit".into(),
-            caller: local_caller(),
-            deadline_ms: 30_000,
+            caller: self.caller.clone(),
+            deadline_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
             progress_token: None,
             protocol_version: "2025-06-18".into(),
         };
-        let result = guest
-            .call_call_tool(&mut store, tool, &arguments.to_string(), &ctx)
-            .await?;
+        let result = tokio::time::timeout(
+            self.timeout,
+            guest.call_call_tool(&mut store, tool, &arguments.to_string(), &ctx),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("`{tool}` did not finish within {:?}", self.timeout))??;
         let output = result.map_err(|e| anyhow::anyhow!("tool error: {e:?}"))?;
         let text = output
             .content

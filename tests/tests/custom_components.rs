@@ -369,3 +369,91 @@ async fn the_guide_walkthrough_gets_a_new_tool_listed() {
     assert_eq!(tool["annotations"]["readOnlyHint"], json!(true));
     assert!(tool["inputSchema"]["properties"]["namespace"].is_object(), "{tool}");
 }
+
+#[tokio::test]
+async fn the_test_kit_sets_the_caller_and_enforces_limits() {
+    let harness = Harness::load(&std::fs::read(guest("test_misbehave")).unwrap())
+        .unwrap()
+        .with_caller("alice", Some("alice@example.com"), &["dba"], &["mcp:read"])
+        .with_limits(16, std::time::Duration::from_secs(1));
+    let outcome = harness
+        .call("whoami", json!({}), vec![], ClientScript::default())
+        .await
+        .unwrap();
+    assert!(outcome.text.contains("alice"), "{}", outcome.text);
+    let started = std::time::Instant::now();
+    let error = harness
+        .call("spin", json!({}), vec![], ClientScript::default())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("did not finish"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let error = harness
+        .call("eat_memory", json!({}), vec![], ClientScript::default())
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{error:#}").to_lowercase().contains("memory") || format!("{error:#}").contains("unreachable"),
+        "{error:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn call_runs_one_tool_against_a_real_cluster() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cli-call").await.unwrap();
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "solo"}, "spec": {"instances": 1, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "solo",
+        json!({"phase": HEALTHY, "readyInstances": 1}),
+    )
+    .await;
+    let (ok, text) = cli(&[
+        "components",
+        "call",
+        guest("cluster_health").to_str().unwrap(),
+        "get_cluster_health_summary",
+        "--args",
+        &json!({"namespace": ns}).to_string(),
+        "--kubeconfig",
+        bed.kubeconfig.to_str().unwrap(),
+        "--grant",
+        example_grant().to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    // The report is the JSON object on stdout (logs go to stderr).
+    let start = text.find("{\n").unwrap();
+    let end = text.rfind("\n}").unwrap() + 2;
+    let report: Value = serde_json::from_str(&text[start..end]).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(report["structured"]["healthy"], json!(1), "{report}");
+    // With a grant that does not allow the list, the host refuses it.
+    let dir = cnpg_mcp_tests::tempdir::TempDir::new("call-grant");
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let (ok, text) = cli(&[
+        "components",
+        "call",
+        guest("cluster_health").to_str().unwrap(),
+        "get_cluster_health_summary",
+        "--args",
+        &json!({"namespace": ns}).to_string(),
+        "--kubeconfig",
+        bed.kubeconfig.to_str().unwrap(),
+        "--grant",
+        empty.to_str().unwrap(),
+    ]);
+    assert!(
+        ok && text.contains("\"is_error\": true") && text.contains("refused by this component's grant"),
+        "{text}"
+    );
+}
