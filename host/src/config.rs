@@ -112,9 +112,35 @@ pub struct AuthArgs {
     /// Claim with the user's groups.
     #[arg(long, env = "OIDC_GROUPS_CLAIM", default_value = "groups")]
     pub oidc_groups_claim: String,
-    /// Upstream RFC 7591 registration endpoint (authorization-server facade).
+    /// RFC 7591 registration endpoint to advertise in the authorization
+    /// server metadata this server mirrors (for IdPs whose own metadata has
+    /// none). An https URL (http only on a loopback host).
     #[arg(long, env = "DCR_PROXY_URL")]
     pub dcr_proxy_url: Option<String>,
+}
+
+/// `DCR_PROXY_URL` checked: absolute, https (http only to a loopback host),
+/// no fragment.
+fn registration_url(url: &str) -> anyhow::Result<String> {
+    let parsed: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("DCR_PROXY_URL `{url}` is not a URL: {e}"))?;
+    let host = parsed.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme_str() {
+        Some("https") if !host.is_empty() => {}
+        Some("http") if loopback => {}
+        _ => anyhow::bail!("DCR_PROXY_URL `{url}` must be an https URL (http only on a loopback host)"),
+    }
+    if url.contains('#') {
+        anyhow::bail!("DCR_PROXY_URL `{url}` must not have a fragment");
+    }
+    Ok(url.to_string())
 }
 
 impl AuthArgs {
@@ -164,6 +190,10 @@ impl AuthArgs {
             username_claim: self.oidc_username_claim.clone(),
             groups_claim: self.oidc_groups_claim.clone(),
             public_url: public_url.map(str::to_string),
+            registration_endpoint: match self.dcr_proxy_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(url) => Some(registration_url(url)?),
+                None => None,
+            },
         }))
     }
 }

@@ -430,3 +430,49 @@ async fn an_unreachable_or_broken_idp_keeps_the_server_up_but_not_ready() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dcr_proxy_url_is_advertised_in_the_mirrored_metadata() {
+    let k = keys();
+    let idp = StubIdp::start(jwks(&[&k.current])).await;
+    let (server, _dir) = start(&idp, &["--dcr-proxy-url", "https://register.example.com/dcr"]);
+    assert_eq!(wait_ready(&server).await["status"], json!("ready"));
+    let reply = request(
+        server.port,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let document: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        document["registration_endpoint"],
+        json!("https://register.example.com/dcr")
+    );
+    // Everything else is the IdP's own metadata, issuer included.
+    assert_eq!(document["issuer"], json!(idp.issuer));
+    assert_eq!(document["jwks_uri"], json!(format!("{}/jwks", idp.issuer)));
+    drop(server);
+    // Not https (and not loopback): refused at start with the reason.
+    for bad in [
+        "http://register.example.com/dcr",
+        "not a url",
+        "https://x.example/#frag",
+    ] {
+        let dir = component_folder(&[]);
+        let outcome = Server::try_start(&[
+            "--components",
+            dir.path().to_str().unwrap(),
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            RESOURCE,
+            "--dcr-proxy-url",
+            bad,
+        ]);
+        let error = outcome.err().unwrap_or_else(|| panic!("{bad} was accepted"));
+        assert!(error.contains("DCR_PROXY_URL"), "{bad}: {error}");
+    }
+}

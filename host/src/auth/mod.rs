@@ -40,6 +40,10 @@ pub struct AuthSettings {
     /// Canonical URL of `/mcp` (PUBLIC_URL); derived from the request's
     /// Host when unset.
     pub public_url: Option<String>,
+    /// `DCR_PROXY_URL`: the `registration_endpoint` of the authorization
+    /// server metadata this server mirrors at
+    /// `/.well-known/oauth-authorization-server`.
+    pub registration_endpoint: Option<String>,
 }
 
 /// What a request presented, judged.
@@ -224,7 +228,11 @@ impl Authenticator {
     /// RFC 8414 metadata in resource-server mode: the IdP's own, as
     /// discovered (issuer and endpoints unchanged).
     pub fn authorization_server_metadata(&self) -> Option<Value> {
-        self.keys.discovered().map(|d| d.metadata)
+        let mut metadata = self.keys.discovered()?.metadata;
+        if let (Some(endpoint), Some(document)) = (&self.settings.registration_endpoint, metadata.as_object_mut()) {
+            document.insert("registration_endpoint".into(), Value::String(endpoint.clone()));
+        }
+        Some(metadata)
     }
 
     /// `WWW-Authenticate` for a 401 (with `error` only when a token was
