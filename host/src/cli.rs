@@ -65,9 +65,9 @@ pub async fn list(args: &ComponentArgs) -> anyhow::Result<String> {
 }
 
 /// `components inspect FILE.wasm|NAME`: world, imports, tools with
-/// schemas, limits and the grant, as JSON. A name that is not a file is
-/// looked up among the components `serve` would load (built-ins included,
-/// with the grant that applies).
+/// schemas, limits, the grant and the grant the component requests, as
+/// JSON. A name that is not a file is looked up among the components
+/// `serve` would load (built-ins included, with the grant that applies).
 pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String> {
     let runtime = server::runtime(args)?;
     let source = if file.is_file() {
@@ -81,8 +81,13 @@ pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String
                 anyhow::anyhow!("{name} is neither a file nor the name of a component (see `components list`)")
             })?
     };
+    let requested = requested_grant(&source.wasm)?;
     let component = runtime.load_component(source).await?;
-    Ok(serde_json::to_string_pretty(&describe(&component))?)
+    let mut description = describe(&component);
+    // What the component asks for (never granted by itself), beside what
+    // the operator's grant gives it.
+    description["requested_grant"] = serde_json::to_value(requested)?;
+    Ok(serde_json::to_string_pretty(&description)?)
 }
 
 /// `cnpg-mcp rbac`.

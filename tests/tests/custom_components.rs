@@ -457,3 +457,18 @@ async fn call_runs_one_tool_against_a_real_cluster() {
         "{text}"
     );
 }
+
+#[test]
+fn inspect_shows_what_a_component_requests_beside_its_grant() {
+    let (ok, text) = cli(&["components", "inspect", guest("cluster_health").to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let start = text.find("{\n").unwrap();
+    let end = text.rfind("\n}").unwrap() + 2;
+    let inspected: Value = serde_json::from_str(&text[start..end]).unwrap();
+    assert_eq!(
+        inspected["requested_grant"]["kubernetes"][0]["resources"],
+        json!(["clusters"])
+    );
+    // No grant file beside the .wasm: nothing is granted.
+    assert_eq!(inspected["grant"]["kubernetes"], json!([]));
+}

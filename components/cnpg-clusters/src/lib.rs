@@ -12,6 +12,10 @@ use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, Tool
 use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::tools::Guest;
 use cnpg_mcp_sdk::tool::{self, Effect, Tool, schema_of};
 
+// What the component asks for: its default grant (`components validate`
+// compares an operator's override with it).
+cnpg_mcp_sdk::requested_grant!("../grant.toml");
+
 pub struct Clusters;
 
 pub const TOOLS: &[Tool] = &[
