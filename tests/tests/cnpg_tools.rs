@@ -1273,3 +1273,105 @@ async fn a_client_with_elicitation_is_asked_before_a_delete() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_cluster_lists_or_deletes_its_dependents_and_only_our_secrets() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-dependents").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    for name in ["pg", "keep"] {
+        tools
+            .ok(
+                "create_postgres_cluster",
+                json!({"name": name, "instances": 1, "storage_size": "1Gi", "namespace": ns}),
+            )
+            .await;
+    }
+    // A role with our Secret, a database, and a role whose Secret someone else made.
+    tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "namespace": ns}),
+        )
+        .await;
+    tools
+        .ok(
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "app", "owner": "app", "namespace": ns}),
+        )
+        .await;
+    create(
+        bed,
+        &ns,
+        &secrets(),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cnpg-pg-user-legacy"}, "stringData": {"password": "theirs"}}),
+    )
+    .await;
+    create(
+        bed,
+        &ns,
+        &database_roles(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole", "metadata": {"name": "pg-legacy"},
+               "spec": {"cluster": {"name": "pg"}, "name": "legacy", "login": true, "passwordSecret": {"name": "cnpg-pg-user-legacy"}}}),
+    )
+    .await;
+    // Another cluster's objects are not touched.
+    tools
+        .ok(
+            "create_postgres_database",
+            json!({"cluster_name": "keep", "database_name": "app", "owner": "app", "namespace": ns}),
+        )
+        .await;
+
+    // Without the flag: listed, left in place.
+    let result = tools
+        .ok(
+            "delete_postgres_cluster",
+            json!({"name": "pg", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(text.contains("left in place: Database pg-app"), "{text}");
+    assert!(text.contains("left in place: DatabaseRole pg-app"), "{text}");
+    assert!(
+        text.contains("left in place: Secret cnpg-pg-user-app (created by this server)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cnpg-pg-user-legacy"),
+        "a foreign Secret was counted as ours: {text}"
+    );
+    assert!(read(bed, &ns, &clusters(), "pg").await.is_none());
+    assert!(read(bed, &ns, &databases(), "pg-app").await.is_some());
+
+    // With the flag (a new cluster of the same name owning them again).
+    tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 1, "storage_size": "1Gi", "namespace": ns}),
+        )
+        .await;
+    let result = tools
+        .ok(
+            "delete_postgres_cluster",
+            json!({"name": "pg", "confirm_deletion": true, "delete_dependents": true, "namespace": ns}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(
+        text.contains("deleted Database pg-app") && text.contains("deleted Secret cnpg-pg-user-app"),
+        "{text}"
+    );
+    assert!(read(bed, &ns, &databases(), "pg-app").await.is_none());
+    assert!(read(bed, &ns, &database_roles(), "pg-app").await.is_none());
+    assert!(read(bed, &ns, &database_roles(), "pg-legacy").await.is_none());
+    assert!(read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.is_none());
+    assert!(
+        read(bed, &ns, &secrets(), "cnpg-pg-user-legacy").await.is_some(),
+        "a Secret we did not create was deleted"
+    );
+    assert!(
+        read(bed, &ns, &databases(), "keep-app").await.is_some(),
+        "another cluster's database was deleted"
+    );
+}
