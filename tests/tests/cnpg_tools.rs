@@ -1375,3 +1375,56 @@ async fn deleting_a_cluster_lists_or_deletes_its_dependents_and_only_our_secrets
         "another cluster's database was deleted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_managed_roles_are_listed_and_pointed_to_the_cluster_spec() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-managed").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    create(
+        bed,
+        &ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"},
+               "spec": {"instances": 1, "storage": {"size": "1Gi"},
+                        "managed": {"roles": [{"name": "reporting", "login": true, "ensure": "present", "inRoles": ["pg_monitor"]}]}}}),
+    )
+    .await;
+    patch_status(
+        bed,
+        &ns,
+        &clusters(),
+        "pg",
+        json!({"managedRolesStatus": {"byStatus": {"reconciled": ["reporting"]}}}),
+    )
+    .await;
+    let result = tools
+        .ok("list_postgres_roles", json!({"cluster_name": "pg", "namespace": ns}))
+        .await;
+    let role = &structured(&result)["roles"][0];
+    assert_eq!(role["role_name"], json!("reporting"));
+    assert_eq!(role["source"], json!("Cluster.spec.managed.roles"));
+    assert_eq!(role["applied"], json!(true));
+    assert_eq!(role["in_roles"], json!(["pg_monitor"]));
+    let result = tools
+        .ok(
+            "get_postgres_role_status",
+            json!({"cluster_name": "pg", "role_name": "reporting", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["login"], json!(true));
+    let text = tools
+        .fails(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "reporting", "createdb": true, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("spec.managed.roles"), "{text}");
+    let text = tools
+        .fails(
+            "get_postgres_role_status",
+            json!({"cluster_name": "pg", "role_name": "nobody", "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("has no role `nobody`"), "{text}");
+}
