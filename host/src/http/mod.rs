@@ -8,7 +8,7 @@ mod sessions;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -134,6 +134,26 @@ struct FrontEnd {
     /// The OAuth resource server; `None` runs without authentication.
     auth: Option<Arc<Authenticator>>,
     runtime: Arc<crate::runtime::Runtime>,
+    /// Requests being answered, other than GET (long-lived event streams):
+    /// shutdown waits for them so a finished call's answer is written
+    /// before the sessions close.
+    answering: AtomicUsize,
+}
+
+/// Counts one request as being answered while it lives.
+struct Answering<'a>(&'a AtomicUsize);
+
+impl<'a> Answering<'a> {
+    fn start(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Answering(counter)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 const SESSION_HEADER: &str = "mcp-session-id";
@@ -619,6 +639,7 @@ impl HttpServer {
                 sessions,
                 auth,
                 runtime: runtime.clone(),
+                answering: AtomicUsize::new(0),
             }),
             shutdown_grace,
             runtime,
@@ -649,7 +670,10 @@ impl HttpServer {
             let service = service_fn(move |mut request: Request<Incoming>| {
                 let front = front.clone();
                 request.extensions_mut().insert(peer);
-                async move { Ok::<_, Infallible>(front.route(request).await) }
+                async move {
+                    let _answering = (request.method() != Method::GET).then(|| Answering::start(&front.answering));
+                    Ok::<_, Infallible>(front.route(request).await)
+                }
             });
             let connection = builder
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
@@ -669,7 +693,11 @@ impl HttpServer {
             in_flight_calls = self.runtime.in_flight_calls(),
             "shutting down: draining in-flight calls"
         );
-        while self.runtime.in_flight_calls() > 0 && tokio::time::Instant::now() < deadline {
+        // A call that finished still has to hand its answer to its HTTP
+        // request: wait for both, then close the sessions.
+        while (self.runtime.in_flight_calls() > 0 || self.front.answering.load(Ordering::Acquire) > 0)
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.sessions.cancel();
