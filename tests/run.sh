@@ -28,7 +28,8 @@ echo "== test"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --locked --workspace 2>&1 | tee "$log" || status=$?
+# --no-fail-fast: one failing test binary must not hide the others' results.
+cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 # Pure guest-side logic (names, quantities, timestamps), natively.
 (cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests-native" \
   cargo test --locked -p cnpg-mcp-sdk 2>&1) | tee -a "$log" || status=$?

@@ -545,3 +545,38 @@ async fn a_secret_this_server_did_not_create_is_never_deleted() {
     assert!(outcome.text.contains("did not create"), "{}", outcome.text);
     assert_eq!(outcome.writes().len(), 1, "only the DatabaseRole is deleted");
 }
+
+#[tokio::test]
+async fn a_shrink_whose_patch_and_restore_both_fail_says_both_and_how_to_recover() {
+    let outcome = harness("cnpg_clusters")
+        .call(
+            "resize_postgres_cluster",
+            json!({"name": "pg", "storage_size": "1Gi", "confirm_shrink": true, "namespace": NS}),
+            vec![
+                ok(
+                    "get",
+                    "clusters",
+                    Some("pg"),
+                    cluster("2Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]),
+                ),
+                ok("patch", "clusters", Some("pg"), json!({})),
+                fail("patch", "clusters", Some("pg"), 422, "Invalid"),
+                fail("patch", "clusters", Some("pg"), 503, "ServiceUnavailable"),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(outcome.is_error, "{}", outcome.text);
+    assert!(
+        outcome.text.contains("422") && outcome.text.contains("503"),
+        "{}",
+        outcome.text
+    );
+    assert!(
+        outcome.text.contains("restore_validation_only=true"),
+        "{}",
+        outcome.text
+    );
+}

@@ -483,17 +483,16 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
         // Restored whatever happened to the size patch.
         let restored = kube::merge_patch(&target, &restore, false);
         if let Err(f) = outcome {
-            let mut output: ToolOutput = f.into();
-            if let Err(r) = restored {
-                output = failure(
-                    format!("{}\nRestoring validation failed too: {}", r.message(), r.message()),
+            return Err(match restored {
+                Ok(_) => f.into(),
+                Err(r) => failure(
+                    format!("{}\nRestoring validation failed too: {}", f.message(), r.message()),
                     format!(
                         "Re-enable it with resize_postgres_cluster(name=\"{}\", restore_validation_only=true).",
                         a.name
                     ),
-                );
-            }
-            return Err(output);
+                ),
+            });
         }
         if let Err(r) = restored {
             mutation.notes.push(format!(
