@@ -534,6 +534,22 @@ impl TestBed {
         issued.status.map(|s| s.token).context("TokenRequest without a token")
     }
 
+    /// Logs in as service account `name` of `namespace` (created when
+    /// missing): a TokenRequest token written to a file, and a kubeconfig
+    /// using it whose context namespace is `namespace`.
+    pub async fn service_account_login(&self, namespace: &str, name: &str) -> anyhow::Result<ServiceAccountLogin> {
+        let token = self.service_account_token(namespace, name).await?;
+        let dir = crate::tempdir::TempDir::new("sa-login");
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, &token)?;
+        let kubeconfig = self.kubeconfig_with_token_file(&token_file, namespace)?;
+        Ok(ServiceAccountLogin {
+            kubeconfig,
+            token,
+            _dir: dir,
+        })
+    }
+
     /// A kubeconfig whose user authenticates with the bearer token in
     /// `token_file` (re-read by the client when it changes).
     pub fn kubeconfig_with_token_file(&self, token_file: &Path, namespace: &str) -> anyhow::Result<PathBuf> {
@@ -591,6 +607,13 @@ fn spawn_apiserver(bin: &Path, args: &[String], dir: &Path, port: u16) -> anyhow
     // Owned by the keeper thread; killed by PID or with the test process.
     std::mem::forget(api);
     Ok(pid)
+}
+
+/// A service account's kubeconfig and token; the files live as long as it.
+pub struct ServiceAccountLogin {
+    pub kubeconfig: PathBuf,
+    pub token: String,
+    _dir: crate::tempdir::TempDir,
 }
 
 /// The `postgresql.cnpg.io/v1` Cluster resource.

@@ -9,7 +9,7 @@ use cnpg_mcp_tests::cnpg::{
     patch_status, pods, pvcs, read, secrets,
 };
 use cnpg_mcp_tests::first_text;
-use cnpg_mcp_tests::testbed::TestBed;
+use cnpg_mcp_tests::testbed::{ServiceAccountLogin, TestBed};
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -929,14 +929,10 @@ async fn user_session_end_to_end() {
 
 /// A server acting as service account `name` of `ns` (TokenRequest token in
 /// a kubeconfig whose context namespace is `ns`).
-async fn server_as(bed: &TestBed, ns: &str, name: &str) -> (ToolServer, cnpg_mcp_tests::tempdir::TempDir) {
-    let token = bed.service_account_token(ns, name).await.unwrap();
-    let dir = cnpg_mcp_tests::tempdir::TempDir::new("sa-token");
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, token).unwrap();
-    let kubeconfig = bed.kubeconfig_with_token_file(&token_file, ns).unwrap();
-    let tools = ToolServer::start_with_kubeconfig(bed, kubeconfig.to_str().unwrap(), &[]).await;
-    (tools, dir)
+async fn server_as(bed: &TestBed, ns: &str, name: &str) -> (ToolServer, ServiceAccountLogin) {
+    let login = bed.service_account_login(ns, name).await.unwrap();
+    let tools = ToolServer::start_with_kubeconfig(bed, login.kubeconfig.to_str().unwrap(), &[]).await;
+    (tools, login)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -217,6 +217,26 @@ fn plain_manifests_are_the_rendered_chart() {
     );
 }
 
+/// Creates the rendered ServiceAccount and RBAC objects (Role/ClusterRole
+/// and their bindings) for real, and returns the account's name.
+async fn create_service_account_and_rbac(bed: &TestBed, ns: &str, objects: &[Value]) -> String {
+    let rbac: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            matches!(
+                o["kind"].as_str(),
+                Some("ServiceAccount" | "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding")
+            )
+        })
+        .cloned()
+        .collect();
+    create_all(bed, ns, &rbac).await.unwrap();
+    find(objects, "ServiceAccount")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Tools and whether each profile may run them.
 #[derive(Clone, Copy, PartialEq)]
 enum Need {
@@ -232,16 +252,7 @@ async fn rbac_profiles_allow_exactly_their_tools() {
         let ns = bed.namespace(&format!("rbac-{profile}")).await.unwrap();
         let release = format!("p-{profile}");
         let objects = render(&release, &ns, &["--set", &format!("rbac.profile={profile}")]);
-        let rbac: Vec<Value> = objects
-            .iter()
-            .filter(|o| matches!(o["kind"].as_str(), Some("ServiceAccount" | "Role" | "RoleBinding")))
-            .cloned()
-            .collect();
-        create_all(bed, &ns, &rbac).await.unwrap();
-        let account = find(&objects, "ServiceAccount")[0]["metadata"]["name"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let account = create_service_account_and_rbac(bed, &ns, &objects).await;
 
         // The operator's part: a healthy cluster with two instances, a role and a database.
         create(
@@ -280,12 +291,8 @@ async fn rbac_profiles_allow_exactly_their_tools() {
         )
         .await;
 
-        let token = bed.service_account_token(&ns, &account).await.unwrap();
-        let dir = cnpg_mcp_tests::tempdir::TempDir::new("chart-sa");
-        let token_file = dir.path().join("token");
-        std::fs::write(&token_file, &token).unwrap();
-        let kubeconfig = bed.kubeconfig_with_token_file(&token_file, &ns).unwrap();
-        let mut tools = ToolServer::start_with_kubeconfig(bed, kubeconfig.to_str().unwrap(), &[]).await;
+        let login = bed.service_account_login(&ns, &account).await.unwrap();
+        let mut tools = ToolServer::start_with_kubeconfig(bed, login.kubeconfig.to_str().unwrap(), &[]).await;
 
         let scenario: Vec<(&str, Value, Need)> = vec![
             ("list_postgres_clusters", json!({}), Need::Read),
@@ -401,21 +408,7 @@ async fn with_impersonation_the_callers_rbac_decides_and_metrics_and_logs_hold()
     let ns = bed.namespace("chart-imp").await.unwrap();
     let release = format!("imp-{ns}");
     let objects = render(&release, &ns, &["--set", "impersonation.enabled=true"]);
-    let rbac: Vec<Value> = objects
-        .iter()
-        .filter(|o| {
-            matches!(
-                o["kind"].as_str(),
-                Some("ServiceAccount" | "ClusterRole" | "ClusterRoleBinding")
-            )
-        })
-        .cloned()
-        .collect();
-    create_all(bed, &ns, &rbac).await.unwrap();
-    let account = find(&objects, "ServiceAccount")[0]["metadata"]["name"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let account = create_service_account_and_rbac(bed, &ns, &objects).await;
     create(
         bed,
         &ns,
@@ -434,11 +427,9 @@ async fn with_impersonation_the_callers_rbac_decides_and_metrics_and_logs_hold()
     .await
     .unwrap();
 
-    let token = bed.service_account_token(&ns, &account).await.unwrap();
-    let dir = cnpg_mcp_tests::tempdir::TempDir::new("chart-imp");
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, &token).unwrap();
-    let kubeconfig = bed.kubeconfig_with_token_file(&token_file, &ns).unwrap();
+    let login = bed.service_account_login(&ns, &account).await.unwrap();
+    let kubeconfig = &login.kubeconfig;
+    let token = login.token.clone();
 
     let idp = Idp::start().unwrap();
     let port = cnpg_mcp_tests::free_port();
