@@ -171,6 +171,14 @@ fn run(command: &mut Command) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+struct Image(String);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = Command::new("podman").args(["rmi", "-f", &self.0]).output();
+    }
+}
+
 struct Container(String);
 
 impl Drop for Container {
@@ -183,6 +191,8 @@ impl Drop for Container {
 async fn the_image_builds_from_scratch_and_runs_read_only_as_non_root() {
     let context = static_context();
     let tag = format!("localhost/cnpg-mcp:test-{}", std::process::id());
+    // Removed however the test ends (254 MB per debug image).
+    let _image = Image(tag.clone());
     run(Command::new("buildah")
         .args(["bud", "--quiet", "-f"])
         .arg(repo_root().join("deploy/Dockerfile"))
@@ -248,5 +258,4 @@ async fn the_image_builds_from_scratch_and_runs_read_only_as_non_root() {
         &id,
     ]));
     assert_eq!(user, "65532:65532 true");
-    let _ = Command::new("podman").args(["rmi", "-f", &tag]).output();
 }
