@@ -15,6 +15,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cnpg-roles-databases", "cnpg-roles-databases"),
 ];
 
+/// DCR-translation components embedded for the facade (world
+/// `dcr-translator`), each with its default `grant.toml`.
+const TRANSLATORS: &[&str] = &["dcr-static", "dcr-rfc7591"];
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir
@@ -51,6 +55,23 @@ fn main() {
     }
     generated.push_str("];\n");
     std::fs::write(out_dir.join("builtin_components.rs"), generated).expect("cannot write builtin_components.rs");
+
+    let mut translators = String::from("&[\n");
+    for name in TRANSLATORS {
+        let wasm = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let grant = components.join(name).join("grant.toml");
+        assert!(wasm.is_file(), "guest build produced no {}", wasm.display());
+        assert!(grant.is_file(), "built-in translator {name} has no grant.toml");
+        writeln!(
+            translators,
+            "    ({name:?}, include_bytes!({:?}), include_str!({:?})),",
+            wasm.display().to_string(),
+            grant.display().to_string()
+        )
+        .expect("writing to a String cannot fail");
+    }
+    translators.push_str("]\n");
+    std::fs::write(out_dir.join("builtin_translators.rs"), translators).expect("cannot write builtin_translators.rs");
 }
 
 fn watch_tree(dir: &Path) {

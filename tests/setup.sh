@@ -48,6 +48,8 @@ command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || missing+=(runc)
+# openssl: a facade unit test reads a SEC1 key as `openssl ecparam` writes it.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} (Debian packages)"
   apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \

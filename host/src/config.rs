@@ -267,6 +267,71 @@ pub struct ServeArgs {
     pub components: ComponentArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub facade: FacadeArgs,
+}
+
+/// Authorization-server facade settings (for IdPs without usable dynamic
+/// client registration). Needs OIDC_ISSUER (the upstream IdP) and
+/// PUBLIC_URL.
+#[derive(Debug, Clone, Args)]
+pub struct FacadeArgs {
+    /// Be the authorization server MCP clients see (register, consent,
+    /// authorize, token), with users signing in at OIDC_ISSUER.
+    #[arg(long, env = "OAUTH_FACADE", default_value_t = false)]
+    pub oauth_facade: bool,
+    /// Our issuer (default: PUBLIC_URL's origin); a path under it is allowed.
+    #[arg(long, env = "FACADE_ISSUER")]
+    pub facade_issuer: Option<String>,
+    /// PEM file with the PKCS#8 P-256 key our tokens are signed with (the
+    /// same on every replica). Unset: a key per process (tokens die with it).
+    #[arg(long, env = "FACADE_SIGNING_KEY_FILE")]
+    pub facade_signing_key_file: Option<PathBuf>,
+    /// Where clients, codes and sessions live: `kubernetes[:NAMESPACE]`
+    /// (Secrets, shared by replicas) or `file:DIR` (default: `file:` under
+    /// the cache folder).
+    #[arg(long, env = "FACADE_STORE")]
+    pub facade_store: Option<String>,
+    /// DCR-translation component: a built-in (`dcr-static`, `dcr-rfc7591`)
+    /// or a `.wasm` file (its grant beside it as NAME.grant.toml). Default:
+    /// dcr-static with FACADE_UPSTREAM_CLIENT_ID, else dcr-rfc7591.
+    #[arg(long, env = "FACADE_TRANSLATOR")]
+    pub facade_translator: Option<String>,
+    /// Grant file for the translator, replacing its built-in grant (or the
+    /// NAME.grant.toml beside a .wasm).
+    #[arg(long, env = "FACADE_TRANSLATOR_GRANT")]
+    pub facade_translator_grant: Option<PathBuf>,
+    /// Pre-registered upstream client (dcr-static) and its secret.
+    #[arg(long, env = "FACADE_UPSTREAM_CLIENT_ID")]
+    pub facade_upstream_client_id: Option<String>,
+    #[arg(long, env = "FACADE_UPSTREAM_CLIENT_SECRET", hide_env_values = true)]
+    pub facade_upstream_client_secret: Option<String>,
+    /// Scopes requested from the upstream IdP.
+    #[arg(
+        long,
+        env = "FACADE_UPSTREAM_SCOPE",
+        default_value = "openid profile email offline_access"
+    )]
+    pub facade_upstream_scope: String,
+    /// Extra upstream authorization parameters, `key=value` comma list
+    /// (e.g. `audience=https://api.example.com` for Auth0).
+    #[arg(long, env = "FACADE_UPSTREAM_PARAMS", value_delimiter = ',')]
+    pub facade_upstream_params: Vec<String>,
+    /// Initial access token the host adds to registrations sent to
+    /// DCR_PROXY_URL (dcr-rfc7591); the translator never sees it.
+    #[arg(long, env = "DCR_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    pub dcr_initial_access_token: Option<String>,
+    /// TOML file of credentials the host adds to translator requests:
+    /// `[[credential]]` with `url_prefix` and `bearer`, or `basic_user` and
+    /// `basic_password`.
+    #[arg(long, env = "FACADE_CREDENTIALS_FILE")]
+    pub facade_credentials_file: Option<PathBuf>,
+    /// Lifetime of our access tokens, in seconds.
+    #[arg(long, env = "FACADE_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900)]
+    pub facade_access_token_ttl_seconds: u64,
+    /// Lifetime of refresh tokens and sessions, in seconds.
+    #[arg(long, env = "FACADE_REFRESH_TOKEN_TTL_SECONDS", default_value_t = 30 * 24 * 3600)]
+    pub facade_refresh_token_ttl_seconds: u64,
 }
 
 impl ServeArgs {

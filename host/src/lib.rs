@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod caller;
 pub mod cli;
 pub mod config;
+pub mod facade;
 pub mod http;
 pub mod kube;
 pub mod mcp;

@@ -128,7 +128,26 @@ async fn serve_http(
     stop: CancellationToken,
     started: Instant,
 ) -> anyhow::Result<()> {
+    let mut facade = None;
     let auth = match args.auth.settings(args.public_url.as_deref())? {
+        Some(settings) if args.facade.oauth_facade => {
+            let built = crate::facade::setup::build(
+                &args.facade,
+                &settings,
+                args.public_url.as_deref(),
+                shared.runtime(),
+                args.components.cache_dir().as_deref(),
+                args.auth.oidc_jwks_uri.clone(),
+                settings.registration_endpoint.as_deref(),
+            )
+            .await?;
+            let authenticator = crate::auth::Authenticator::for_facade(settings, built.verification(), built.clone())?;
+            facade = Some(built);
+            Some(Arc::new(authenticator))
+        }
+        None if args.facade.oauth_facade => {
+            anyhow::bail!("OAUTH_FACADE needs OIDC_ISSUER: the identity provider users sign in at")
+        }
         Some(settings) => {
             tracing::info!(
                 issuer = %settings.issuer,
@@ -168,14 +187,21 @@ async fn serve_http(
         ));
     }
     let addr = SocketAddr::new(args.bind, args.port);
-    let server = HttpServer::bind(addr, shared, settings, readiness.clone(), auth.clone())
+    let server = HttpServer::bind(addr, shared, settings, readiness.clone(), auth.clone(), facade.clone())
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     match &auth {
         // Ready once the IdP's keys are loaded; until then /readyz says why.
         Some(auth) => {
-            readiness.set_not_ready(format!("Discovering the JWKS URI of {}", auth.settings().issuer));
-            let keys = auth.keys().clone();
+            // With the facade, what must be discovered is the upstream IdP.
+            let (issuer, keys) = match &facade {
+                Some(facade) => (
+                    facade.settings().upstream_issuer.clone(),
+                    facade.upstream().keys().clone(),
+                ),
+                None => (auth.settings().issuer.clone(), auth.keys().clone()),
+            };
+            readiness.set_not_ready(format!("Discovering the JWKS URI of {issuer}"));
             let (ready, failing) = (readiness.clone(), readiness.clone());
             tokio::spawn(keys.load_until_ready(move || ready.set_ready(), move |reason| failing.set_not_ready(reason)));
         }

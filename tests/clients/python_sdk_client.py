@@ -107,6 +107,26 @@ class MemoryStorage:
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
 
 
+async def approve_consent(browser, page_url, html):
+    from urllib.parse import urljoin
+    import re
+
+    def field(name):
+        match = re.search(r'name="%s" value="([^"]*)"' % name, html)
+        if not match:
+            raise RuntimeError(f"consent page without {name}: {html[:300]}")
+        return match.group(1)
+
+    action = re.search(r'<form method="post" action="([^"]+)"', html)
+    if not action:
+        raise RuntimeError(f"consent page without a form: {html[:300]}")
+    url = urljoin(page_url, action.group(1).replace("&amp;", "&"))
+    return await browser.post(
+        url,
+        data={"transaction": field("transaction"), "csrf": field("csrf"), "decision": "approve"},
+    )
+
+
 async def with_oauth(url, mode, tool, arguments):
     from urllib.parse import parse_qs, urljoin, urlparse
 
@@ -114,6 +134,7 @@ async def with_oauth(url, mode, tool, arguments):
     from mcp.shared.auth import AuthorizationCodeResult, OAuthClientMetadata
 
     captured = {}
+    consents = []
 
     async def redirect_handler(authorization_url):
         # Play the browser: follow the IdP's redirects until it sends the
@@ -122,6 +143,11 @@ async def with_oauth(url, mode, tool, arguments):
             target = authorization_url
             for _ in range(20):
                 response = await browser.get(target)
+                if response.status_code == 200 and 'name="transaction"' in response.text:
+                    # The facade's consent page: approve, as the user would
+                    # (the browser keeps the consent cookie).
+                    response = await approve_consent(browser, target, response.text)
+                    consents.append(target)
                 location = response.headers.get("location")
                 if response.status_code not in (301, 302, 303, 307, 308) or not location:
                     raise RuntimeError(f"authorization stopped at {target}: {response.status_code} {response.text[:300]}")
@@ -160,6 +186,7 @@ async def with_oauth(url, mode, tool, arguments):
     out["registered_client"] = storage.client_info.client_id if storage.client_info else None
     out["token_scope"] = storage.tokens.scope if storage.tokens else None
     out["authorization_response_iss"] = captured.get("iss")
+    out["consent_pages"] = len(consents)
     return out
 
 

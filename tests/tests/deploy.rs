@@ -102,9 +102,47 @@ async fn chart_with_every_option_renders_and_is_accepted() {
         ("ALLOWED_ORIGINS", "https://inspector.example.com"),
         ("CNPG_MCP_AUDIT_LOG", "/audit/audit.jsonl"),
         ("CNPG_MCP_COMPONENTS", "/components"),
+        ("OAUTH_FACADE", "true"),
+        ("FACADE_ISSUER", "https://mcp.example.com"),
+        ("FACADE_STORE", "kubernetes"),
+        ("FACADE_TRANSLATOR", "dcr-rfc7591"),
+        ("FACADE_UPSTREAM_PARAMS", "audience=https://api.example.com"),
+        ("FACADE_SIGNING_KEY_FILE", "/etc/cnpg-mcp/facade/signing-key.pem"),
+        (
+            "FACADE_TRANSLATOR_GRANT",
+            "/etc/cnpg-mcp/facade-grant/translator.grant.toml",
+        ),
     ] {
         assert_eq!(config[key], json!(value), "{key}");
     }
+    // The facade's generated signing key is one the server reads, and its
+    // store gets Secrets in the release namespace only.
+    let facade_secret = find(&objects, "Secret")
+        .into_iter()
+        .find(|s| s["metadata"]["name"].as_str().unwrap().ends_with("-facade"))
+        .expect("the facade Secret");
+    let pem = {
+        use base64::Engine as _;
+        let encoded = facade_secret["data"]["signing-key.pem"].as_str().unwrap();
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap()).unwrap()
+    };
+    cnpg_mcp::facade::seal::SigningKey::from_pem(&pem).expect("the chart's signing key loads");
+    assert!(facade_secret["data"].get("initial-access-token").is_some());
+    let store_role = find(&objects, "Role")
+        .into_iter()
+        .find(|r| r["metadata"]["name"].as_str().unwrap().ends_with("-facade-store"))
+        .expect("the facade store Role");
+    assert_eq!(store_role["metadata"]["namespace"], json!(ns));
+    assert_eq!(store_role["rules"][0]["resources"], json!(["secrets"]));
+    let env = &deployment(&objects)["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "DCR_INITIAL_ACCESS_TOKEN"
+                && e["valueFrom"]["secretKeyRef"]["key"] == "initial-access-token"),
+        "{env}"
+    );
     let grants = find(&objects, "ConfigMap")
         .into_iter()
         .find(|c| c["data"].get("cnpg-clusters.grant.toml").is_some());

@@ -44,6 +44,8 @@ pub struct KeyStore {
     refresh: tokio::sync::Mutex<Option<Instant>>,
     refreshes: std::sync::atomic::AtomicU64,
     background: Mutex<bool>,
+    /// Keys given at start (the facade's own); never fetched.
+    fixed: bool,
 }
 
 impl KeyStore {
@@ -56,6 +58,28 @@ impl KeyStore {
             refresh: tokio::sync::Mutex::new(None),
             refreshes: Default::default(),
             background: Mutex::new(false),
+            fixed: false,
+        }
+    }
+
+    /// A store holding `keys` for good: no discovery, no refresh.
+    pub fn fixed(issuer: String, keys: KeySet, fetcher: Fetcher) -> Self {
+        let state = State {
+            discovered: None,
+            keys: Arc::new(keys),
+            fetched_at: Some(Instant::now()),
+            max_age: MAX_MAX_AGE,
+            last_error: None,
+        };
+        KeyStore {
+            issuer,
+            jwks_override: None,
+            fetcher,
+            state: RwLock::new(state),
+            refresh: tokio::sync::Mutex::new(None),
+            refreshes: Default::default(),
+            background: Mutex::new(false),
+            fixed: true,
         }
     }
 
@@ -117,6 +141,9 @@ impl KeyStore {
     /// Discovers (once) and fetches the JWKS. On failure the cached keys
     /// stay in use.
     pub async fn refresh(&self) -> anyhow::Result<()> {
+        if self.fixed {
+            return Ok(());
+        }
         let discovered = match self.discovered() {
             Some(found) => found,
             None => match self.discover().await {
@@ -176,7 +203,7 @@ impl KeyStore {
         let (keys, stale) = match self.state.read() {
             Ok(state) => (
                 state.keys.clone(),
-                state.fetched_at.is_some_and(|at| at.elapsed() > state.max_age),
+                !self.fixed && state.fetched_at.is_some_and(|at| at.elapsed() > state.max_age),
             ),
             Err(_) => (Arc::new(KeySet::default()), false),
         };
@@ -200,6 +227,9 @@ impl KeyStore {
     /// within [`UNKNOWN_KID_INTERVAL`]; concurrent callers share one fetch.
     /// Returns whether a refresh happened (or finished while waiting).
     pub async fn refresh_for_unknown_kid(&self) -> bool {
+        if self.fixed {
+            return false;
+        }
         let before = self.state.read().ok().and_then(|s| s.fetched_at);
         let mut last = self.refresh.lock().await;
         let after = self.state.read().ok().and_then(|s| s.fetched_at);

@@ -54,7 +54,17 @@ pub enum AuthOutcome {
     Unauthorized(Option<Rejection>),
 }
 
+/// Whether the session a token references is still alive (the facade's
+/// revocation and refresh-reuse detection end sessions).
+#[async_trait::async_trait]
+pub trait SessionCheck: Send + Sync {
+    async fn alive(&self, session: &str) -> bool;
+}
+
 pub struct Authenticator {
+    session_check: Option<Arc<dyn SessionCheck>>,
+    /// How long a validated token is remembered (at most until its `exp`).
+    remember_for: Duration,
     settings: AuthSettings,
     rules: TokenRules,
     keys: Arc<keys::KeyStore>,
@@ -93,11 +103,34 @@ impl Authenticator {
             groups_claim: settings.groups_claim.clone(),
         };
         Ok(Authenticator {
+            session_check: None,
+            remember_for: Duration::from_secs(60),
             settings,
             rules,
             keys,
             verified: Default::default(),
         })
+    }
+
+    /// The resource server of the facade: tokens of our own issuer, checked
+    /// with our key, each bound to a live session.
+    pub fn for_facade(
+        mut settings: AuthSettings,
+        verification: crate::facade::TokenVerification,
+        sessions: Arc<dyn SessionCheck>,
+    ) -> anyhow::Result<Self> {
+        settings.issuer = verification.issuer.clone();
+        settings.algorithms = vec![Algorithm::ES256];
+        settings.typ = TypPolicy::Strict;
+        settings.jwks_uri = None;
+        settings.registration_endpoint = None;
+        let mut authenticator = Self::new(settings)?;
+        let fetcher = fetch::Fetcher::new(Duration::from_secs(5))?;
+        authenticator.keys = Arc::new(keys::KeyStore::fixed(verification.issuer, verification.keys, fetcher));
+        authenticator.session_check = Some(sessions);
+        // A revoked session stops its tokens within seconds.
+        authenticator.remember_for = Duration::from_secs(5);
+        Ok(authenticator)
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -130,6 +163,21 @@ impl Authenticator {
             snapshot = self.keys.snapshot();
             outcome = token::validate(token, &self.rules, &snapshot);
         }
+        if let (Ok(verified), Some(check)) = (&outcome, &self.session_check) {
+            let alive = match &verified.session {
+                Some(session) => check.alive(session).await,
+                None => false,
+            };
+            if !alive {
+                return AuthOutcome::Unauthorized(Some(Rejection {
+                    description: token::FAILED,
+                    detail: "the token's session was revoked or has ended".into(),
+                    subject: Some(verified.subject.clone()),
+                    jti: verified.jti.clone(),
+                    unknown_kid: false,
+                }));
+            }
+        }
         match outcome {
             Ok(verified) => {
                 let caller = Caller {
@@ -159,7 +207,7 @@ impl Authenticator {
         if cache.len() >= MAX_REMEMBERED {
             cache.clear();
         }
-        let until = std::time::Instant::now() + expires_in.min(Duration::from_secs(60));
+        let until = std::time::Instant::now() + expires_in.min(self.remember_for);
         cache.insert(
             digest,
             Remembered {

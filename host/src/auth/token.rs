@@ -49,6 +49,8 @@ pub struct Verified {
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
     pub jti: Option<String>,
+    /// `sid`: the facade session a token of ours belongs to.
+    pub session: Option<String>,
     /// Time left until `exp` (plus leeway) when validated.
     pub expires_in: std::time::Duration,
 }
@@ -469,6 +471,7 @@ pub fn validate(token: &str, rules: &TokenRules, keys: &dyn KeyLookup) -> Result
         client_id,
         scopes,
         jti,
+        session: claims.get("sid").and_then(Value::as_str).map(str::to_string),
         expires_in,
     })
 }

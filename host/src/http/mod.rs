@@ -133,6 +133,9 @@ struct FrontEnd {
     sessions: Arc<SealedSessionStore>,
     /// The OAuth resource server; `None` runs without authentication.
     auth: Option<Arc<Authenticator>>,
+    /// The authorization-server facade, when enabled (its endpoints come
+    /// before everything else).
+    facade: Option<Arc<crate::facade::Facade>>,
     runtime: Arc<crate::runtime::Runtime>,
     /// Requests being answered, other than GET (long-lived event streams):
     /// shutdown waits for them so a finished call's answer is written
@@ -181,6 +184,11 @@ fn jsonrpc_error(status: StatusCode, code: i32, message: String) -> Response<Bod
 impl FrontEnd {
     async fn route(&self, request: Request<Incoming>) -> Response<Body> {
         let path = request.uri().path();
+        if let Some(facade) = &self.facade
+            && facade.serves(path)
+        {
+            return facade.handle(request).await.map(BodyExt::boxed);
+        }
         match (request.method(), path) {
             (&Method::GET, "/health") => json(
                 StatusCode::OK,
@@ -605,6 +613,7 @@ impl HttpServer {
         settings: HttpSettings,
         readiness: Arc<Readiness>,
         auth: Option<Arc<Authenticator>>,
+        facade: Option<Arc<crate::facade::Facade>>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let session_streams = CancellationToken::new();
@@ -638,6 +647,7 @@ impl HttpServer {
                 mcp,
                 sessions,
                 auth,
+                facade,
                 runtime: runtime.clone(),
                 answering: AtomicUsize::new(0),
             }),

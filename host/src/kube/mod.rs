@@ -260,6 +260,7 @@ pub struct DeleteOptions {
 /// A connected client, shared by every call.
 pub struct KubeAccess {
     client: Client,
+    cluster_url: String,
     default_namespace: String,
     request_timeout: Duration,
     impersonation: Option<ImpersonationSettings>,
@@ -290,13 +291,25 @@ impl KubeAccess {
         config.connect_timeout = Some(timeout.min(Duration::from_secs(10)));
         config.default_retry = false;
         let default_namespace = config.default_namespace.clone();
+        let cluster_url = config.cluster_url.to_string();
         Ok(KubeAccess {
+            cluster_url,
             client: Client::try_from(config)?,
             default_namespace,
             request_timeout: timeout,
             impersonation: settings.impersonation.clone(),
             kinds: Default::default(),
         })
+    }
+
+    /// The API server's URL.
+    pub fn cluster_url(&self) -> String {
+        self.cluster_url.clone()
+    }
+
+    /// The client with the server's own identity (never impersonating).
+    pub fn client(&self) -> Client {
+        self.client.clone()
     }
 
     /// The namespace tools use when none is given: the in-cluster service

@@ -27,6 +27,34 @@ pub struct ComponentGrant {
     /// Kubernetes access rules; nothing is allowed unless a rule allows it.
     #[serde(default)]
     pub kubernetes: Vec<KubernetesRule>,
+    /// Outbound HTTP, for DCR-translation components only (tool components
+    /// never get `wasi:http`).
+    #[serde(default, skip_serializing_if = "HttpGrant::is_empty")]
+    pub http: HttpGrant,
+}
+
+/// Where a DCR translator may send HTTP requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// Origins (`https://host[:port]`) requests may go to. The host adds the
+    /// origins its own facade settings name for the translator.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Let allowed origins resolve to private, loopback, link-local or the
+    /// Kubernetes API server's addresses (an IdP inside the cluster).
+    #[serde(default)]
+    pub private_addresses: bool,
+    /// Largest answer body, in bytes (default 1 MiB).
+    pub max_response_bytes: Option<u64>,
+    /// Time limit per request, in milliseconds (default 10000).
+    pub request_timeout_ms: Option<u64>,
+}
+
+impl HttpGrant {
+    pub fn is_empty(&self) -> bool {
+        self == &HttpGrant::default()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,6 +133,15 @@ impl ComponentGrant {
         if limits.timeout_ms == Some(0) || limits.cpu_ms == Some(0) {
             return Err(GrantError::Invalid(
                 "limits.timeout_ms and limits.cpu_ms must be positive".into(),
+            ));
+        }
+        for origin in &self.http.allow {
+            crate::facade::outbound::Origin::parse(origin)
+                .map_err(|e| GrantError::Invalid(format!("[http] allow: {e}")))?;
+        }
+        if self.http.request_timeout_ms == Some(0) || self.http.max_response_bytes == Some(0) {
+            return Err(GrantError::Invalid(
+                "[http] request_timeout_ms and max_response_bytes must be positive".into(),
             ));
         }
         for rule in &self.kubernetes {

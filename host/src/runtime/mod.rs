@@ -174,6 +174,16 @@ impl Runtime {
     }
 
     /// Connects the `k8s` capability to a cluster (once, at start-up).
+    /// The largest memory cap a grant may give.
+    pub fn max_memory_bytes(&self) -> u64 {
+        self.settings.engine.max_memory_bytes
+    }
+
+    /// The cluster connection, when one is configured.
+    pub fn kube(&self) -> Option<Arc<crate::kube::KubeAccess>> {
+        self.kube.get().cloned()
+    }
+
     pub fn set_kube(&self, access: crate::kube::KubeAccess) {
         let _ = self.kube.set(Arc::new(access));
     }

@@ -1,0 +1,994 @@
+//! The authorization-server facade (`--oauth-facade`) against a real
+//! OpenID provider (npm `oidc-provider`) configured WITHOUT open dynamic
+//! client registration (registration needs an initial access token), with
+//! real clients:
+//!
+//! - the official Python SDK's `OAuthClientProvider` completes the whole
+//!   headless flow through the facade (PRM -> our metadata -> register ->
+//!   consent -> IdP sign-in -> our callback -> token -> tools/call), once
+//!   with `dcr-rfc7591` (the host adds the initial access token) and once
+//!   with `dcr-static` (one pre-registered upstream client);
+//! - the facade's negative cases, driven over HTTP by this file playing
+//!   the browser and the client: redirect URI rules, consent bypass,
+//!   replayed state, PKCE, replayed codes, codes of another client, `iss`
+//!   in the authorization response, refresh rotation and reuse detection,
+//!   revocation, and what the store holds;
+//! - the translator sandbox: a translator reaching outside its allowlist,
+//!   or a private address, is refused by the host.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cnpg_mcp_tests::idp::{INITIAL_ACCESS_TOKEN, Idp, IdpOptions};
+use cnpg_mcp_tests::tempdir::TempDir;
+use cnpg_mcp_tests::{ExternalClients, Reply, Server, Session, free_port, request};
+use serde_json::{Value, json};
+
+const CLIENT_REDIRECT: &str = "http://127.0.0.1:53682/callback";
+
+struct Facade {
+    server: Server,
+    port: u16,
+    issuer: String,
+    resource: String,
+    store: TempDir,
+    _grant: TempDir,
+}
+
+/// Starts the server in facade mode in front of `idp`.
+fn start_facade(idp: &Idp, extra: &[&str], grant: &str) -> Facade {
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let resource = format!("{issuer}/mcp");
+    let store = TempDir::new("facade-store");
+    let grant_dir = TempDir::new("facade-grant");
+    let grant_file = grant_dir.path().join("translator.grant.toml");
+    std::fs::write(&grant_file, grant).unwrap();
+    let store_arg = format!("file:{}", store.path().display());
+    let mut args = vec![
+        "--oidc-issuer",
+        idp.issuer.as_str(),
+        "--public-url",
+        resource.as_str(),
+        "--oauth-facade",
+        "--facade-store",
+        store_arg.as_str(),
+        "--facade-translator-grant",
+        grant_file.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let server = Server::start_on(port, &args);
+    Facade {
+        server,
+        port,
+        issuer,
+        resource,
+        store,
+        _grant: grant_dir,
+    }
+}
+
+/// A grant letting the translator reach the test IdP on 127.0.0.1.
+const LOCAL_GRANT: &str = "[limits]\nmemory_mib = 16\ntimeout_ms = 20000\n\n[http]\nprivate_addresses = true\n";
+
+async fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = request(port, "GET", "/readyz", &[], Vec::new()).await;
+        if reply.status == 200 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "not ready: {}", reply.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn python(args: &[&str]) -> Value {
+    let clients = ExternalClients::get();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
+    let output = Command::new(&clients.python).arg(script).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "python client failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// `http://127.0.0.1:PORT/path?q` -> (PORT, "/path?q").
+fn split(url: &str) -> (u16, String) {
+    let rest = url
+        .strip_prefix("http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not a loopback URL: {url}"));
+    let (port, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    (
+        port.parse().unwrap(),
+        if path.is_empty() { "/".into() } else { path.to_string() },
+    )
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let (port, path) = split(url);
+    request(port, "GET", &path, headers, Vec::new()).await
+}
+
+async fn post_form(port: u16, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Reply {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                cnpg_mcp::facade::form_encode(k),
+                cnpg_mcp::facade::form_encode(v)
+            )
+        })
+        .collect();
+    let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
+    all.extend_from_slice(headers);
+    request(port, path_method(path), path, &all, body.join("&").into_bytes()).await
+}
+
+fn path_method(_: &str) -> &'static str {
+    "POST"
+}
+
+fn location(reply: &Reply) -> String {
+    reply
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no Location in {} {}", reply.status, reply.body))
+        .to_string()
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    cnpg_mcp::facade::form_decode(query)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
+}
+
+/// The consent cookie a consent page set (name=value).
+fn consent_cookie(reply: &Reply) -> String {
+    reply
+        .headers
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no consent cookie: {:?}", reply.headers))
+        .to_string()
+}
+
+async fn register(port: u16, metadata: &Value) -> (u16, Value) {
+    let reply = request(
+        port,
+        "POST",
+        "/register",
+        &[("content-type", "application/json")],
+        metadata.to_string().into_bytes(),
+    )
+    .await;
+    (
+        reply.status,
+        serde_json::from_str(&reply.body).unwrap_or(Value::String(reply.body)),
+    )
+}
+
+async fn register_public(port: u16) -> String {
+    let (status, body) = register(
+        port,
+        &json!({"client_name": "facade tests", "redirect_uris": [CLIENT_REDIRECT],
+                "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["client_id"].as_str().unwrap().to_string()
+}
+
+/// Verifier and its S256 challenge.
+fn pkce() -> (String, String) {
+    let verifier = cnpg_mcp::facade::seal::random_token(40);
+    let challenge = cnpg_mcp::facade::seal::pkce_challenge(&verifier);
+    (verifier, challenge)
+}
+
+fn authorize_path(client_id: &str, redirect: &str, challenge: &str, state: &str) -> String {
+    format!(
+        "/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={}&code_challenge_method=S256&state={}&scope=openid",
+        cnpg_mcp::facade::form_encode(client_id),
+        cnpg_mcp::facade::form_encode(redirect),
+        challenge,
+        state
+    )
+}
+
+/// From the consent page to the redirect back to the client: approves,
+/// follows the IdP's redirects (the IdP signs `alice` in by itself) and
+/// stops at our callback's redirect. Returns (callback URL on the facade,
+/// final redirect to the client).
+async fn approve_and_sign_in(facade: &Facade, page: &Reply) -> (String, String) {
+    let cookie = consent_cookie(page);
+    let reply = post_form(
+        facade.port,
+        "/authorize/consent",
+        &[
+            ("transaction", &field(&page.body, "transaction")),
+            ("csrf", &field(&page.body, "csrf")),
+            ("decision", "approve"),
+        ],
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let mut target = location(&reply);
+    for _ in 0..10 {
+        if target.starts_with(&format!("{}/callback", facade.issuer)) {
+            let back = get(&target, &[]).await;
+            assert_eq!(back.status, 303, "{}", back.body);
+            return (target, location(&back));
+        }
+        let reply = get(&target, &[]).await;
+        assert!(
+            matches!(reply.status, 302 | 303),
+            "IdP stopped at {target}: {} {}",
+            reply.status,
+            reply.body
+        );
+        let next = location(&reply);
+        target = if next.starts_with('/') {
+            let (port, _) = split(&target);
+            format!("http://127.0.0.1:{port}{next}")
+        } else {
+            next
+        };
+    }
+    panic!("too many redirects")
+}
+
+async fn token(port: u16, fields: &[(&str, &str)]) -> (u16, Value) {
+    let reply = post_form(port, "/token", fields, &[]).await;
+    (reply.status, serde_json::from_str(&reply.body).unwrap())
+}
+
+/// Runs the whole flow for `client_id`; returns the token answer.
+async fn sign_in(facade: &Facade, client_id: &str) -> Value {
+    let (verifier, challenge) = pkce();
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(client_id, CLIENT_REDIRECT, &challenge, "s1"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let (_, back) = approve_and_sign_in(facade, &page).await;
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"));
+    let (status, tokens) = token(
+        facade.port,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", client_id),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_injected_initial_access_token() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    // Registration at this IdP needs the initial access token.
+    let (status, refused) = idp
+        .register(&json!({"redirect_uris": ["https://x.example/cb"]}), None)
+        .await
+        .unwrap();
+    assert!(
+        status == 400 || status == 401,
+        "open registration must be refused: {status} {refused}"
+    );
+
+    let registration_url = idp.registration_url();
+    let facade = start_facade(
+        &idp,
+        &[
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+            "--facade-translator",
+            "dcr-rfc7591",
+            // The test IdP releases `groups` with its own scope.
+            "--facade-upstream-scope",
+            "openid profile groups offline_access",
+        ],
+        LOCAL_GRANT,
+    );
+    wait_ready(facade.port).await;
+
+    // Metadata: PRM names our issuer; our issuer's documents say what
+    // clients check.
+    let prm = request(
+        facade.port,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let prm: Value = serde_json::from_str(&prm.body).unwrap();
+    assert_eq!(prm["authorization_servers"], json!([facade.issuer]));
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let reply = request(facade.port, "GET", path, &[], Vec::new()).await;
+        let metadata: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(metadata["issuer"], json!(facade.issuer), "{path}");
+        assert_eq!(metadata["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(metadata["authorization_response_iss_parameter_supported"], json!(true));
+        assert_eq!(
+            metadata["registration_endpoint"],
+            json!(format!("{}/register", facade.issuer))
+        );
+        let methods = metadata["token_endpoint_auth_methods_supported"].as_array().unwrap();
+        assert!(methods.contains(&json!("none")) && methods.contains(&json!("client_secret_post")));
+    }
+
+    let out = python(&["oauth", &facade.resource, "legacy", "get_session_info", "{}"]);
+    assert_eq!(out["consent_pages"], json!(1), "{out}");
+    assert_eq!(out["authorization_response_iss"], json!(facade.issuer), "{out}");
+    let caller = &out["structured"]["caller"];
+    assert_eq!(caller["issuer"], json!(facade.issuer), "{out}");
+    assert_eq!(caller["subject"], json!("alice"), "{out}");
+    assert_eq!(caller["username"], json!("alice"), "{out}");
+    assert_eq!(caller["groups"], json!(["dba"]), "{out}");
+    assert_eq!(caller["client_id"], out["registered_client"], "{out}");
+
+    // The upstream client exists at the IdP because the host added the
+    // initial access token; the component never had it.
+    let log = facade.server.log_text();
+    assert!(log.contains("client registered"), "{log}");
+    assert!(
+        !log.contains(INITIAL_ACCESS_TOKEN),
+        "the initial access token leaked into the log"
+    );
+    // The store holds the upstream client secret sealed, never in clear.
+    let stored: String = std::fs::read_dir(facade.store.path())
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(stored.contains("sealed_secret"), "{stored}");
+    assert!(
+        !stored.contains("\"client_secret\""),
+        "a client secret is stored in clear: {stored}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_initial_access_token_registration_fails_with_the_idps_reason() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let registration_url = idp.registration_url();
+    let facade = start_facade(&idp, &["--dcr-proxy-url", &registration_url], LOCAL_GRANT);
+    wait_ready(facade.port).await;
+    let (status, body) = register(
+        facade.port,
+        &json!({"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], json!("temporarily_unavailable"), "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("HTTP 40"),
+        "{body}"
+    );
+
+    // The built-in grant keeps private addresses closed: the same
+    // translator without the operator's grant is refused by the host.
+    let closed = start_facade(
+        &idp,
+        &[
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+        ],
+        "[http]\nprivate_addresses = false\n",
+    );
+    wait_ready(closed.port).await;
+    let (status, body) = register(
+        closed.port,
+        &json!({"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("private"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let port = free_port();
+    // The operator's one pre-registered client, redirecting to our callback.
+    let (status, upstream) = idp
+        .register(
+            &json!({"client_name": "cnpg-mcp facade", "redirect_uris": [format!("http://127.0.0.1:{port}/callback")],
+                    "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "client_secret_post"}),
+            Some(INITIAL_ACCESS_TOKEN),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{upstream}");
+    let (id, secret) = (
+        upstream["client_id"].as_str().unwrap(),
+        upstream["client_secret"].as_str().unwrap(),
+    );
+    let issuer = format!("http://127.0.0.1:{port}");
+    let resource = format!("{issuer}/mcp");
+    let store = TempDir::new("facade-store");
+    let store_arg = format!("file:{}", store.path().display());
+    let grant_dir = TempDir::new("facade-grant");
+    let grant = grant_dir.path().join("static.grant.toml");
+    std::fs::write(&grant, "[config]\ntoken_auth = \"client_secret_post\"\n").unwrap();
+    let server = Server::start_on(
+        port,
+        &[
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            &resource,
+            "--oauth-facade",
+            "--facade-store",
+            &store_arg,
+            "--facade-upstream-client-id",
+            id,
+            "--facade-upstream-client-secret",
+            secret,
+            "--facade-translator-grant",
+            grant.to_str().unwrap(),
+        ],
+    );
+    wait_ready(port).await;
+    let out = python(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
+    assert_eq!(out["consent_pages"], json!(1), "{out}");
+    assert_eq!(out["structured"]["caller"]["issuer"], json!(issuer), "{out}");
+    assert_eq!(out["structured"]["caller"]["username"], json!("alice"), "{out}");
+    let log = server.log_text();
+    assert!(log.contains(&format!("\"upstream_client\":\"{id}\"")), "{log}");
+    assert!(!log.contains(secret), "the upstream secret leaked into the log");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let registration_url = idp.registration_url();
+    let facade = start_facade(
+        &idp,
+        &[
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+        ],
+        LOCAL_GRANT,
+    );
+    wait_ready(facade.port).await;
+
+    // Bad redirect URIs at /register.
+    for bad in [
+        "javascript:alert(1)",
+        "http://evil.example.com/cb",
+        "https://a.example/cb#x",
+        "data:text/html,hi",
+        "ftp://a/cb",
+    ] {
+        let (status, body) = register(facade.port, &json!({"redirect_uris": [bad]})).await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (400, json!("invalid_redirect_uri")),
+            "{bad}: {body}"
+        );
+    }
+    let (status, body) = register(
+        facade.port,
+        &json!({"redirect_uris": [CLIENT_REDIRECT], "grant_types": ["client_credentials"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_client_metadata")),
+        "{body}"
+    );
+
+    let client = register_public(facade.port).await;
+    let other = register_public(facade.port).await;
+    let (verifier, challenge) = pkce();
+
+    // Unregistered or changed redirect URI: an error page, no redirect.
+    for redirect in ["http://127.0.0.1:53682/other", "https://evil.example.com/callback"] {
+        let reply = request(
+            facade.port,
+            "GET",
+            &authorize_path(&client, redirect, &challenge, "s"),
+            &[],
+            Vec::new(),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{redirect}: {}", reply.body);
+        assert!(reply.headers.get("location").is_none(), "{redirect} was redirected to");
+    }
+    // A loopback redirect may change its port (RFC 8252).
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, "http://127.0.0.1:40001/callback", &challenge, "s"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    // No PKCE: an error back to the (valid) redirect URI, with our iss.
+    let reply = request(
+        facade.port,
+        "GET",
+        &format!(
+            "/authorize?response_type=code&client_id={client}&redirect_uri={}&state=s",
+            cnpg_mcp::facade::form_encode(CLIENT_REDIRECT)
+        ),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let back = location(&reply);
+    assert!(back.starts_with(CLIENT_REDIRECT), "{back}");
+    assert_eq!(query_param(&back, "error").as_deref(), Some("invalid_request"));
+    assert_eq!(query_param(&back, "iss"), Some(facade.issuer.clone()));
+
+    // The consent page cannot be framed and its form needs the cookie and
+    // the CSRF token of this very page; a transaction is answered once.
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers.get("x-frame-options").unwrap(), "DENY");
+    let cookie = consent_cookie(&page);
+    assert!(cookie.starts_with("cnpg-mcp-consent="), "{cookie}");
+    let set_cookie = page.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let transaction = field(&page.body, "transaction");
+    let csrf = field(&page.body, "csrf");
+    let no_cookie = post_form(
+        facade.port,
+        "/authorize/consent",
+        &[("transaction", &transaction), ("csrf", &csrf), ("decision", "approve")],
+        &[],
+    )
+    .await;
+    assert_eq!(no_cookie.status, 403, "consent without the cookie: {}", no_cookie.body);
+    // That attempt used the transaction up: the real user starts again.
+    let again = post_form(
+        facade.port,
+        "/authorize/consent",
+        &[("transaction", &transaction), ("csrf", &csrf), ("decision", "approve")],
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(again.status, 400, "a transaction is answered once: {}", again.body);
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let wrong_csrf = post_form(
+        facade.port,
+        "/authorize/consent",
+        &[
+            ("transaction", &field(&page.body, "transaction")),
+            ("csrf", "forged"),
+            ("decision", "approve"),
+        ],
+        &[("cookie", &consent_cookie(&page))],
+    )
+    .await;
+    assert_eq!(wrong_csrf.status, 403, "{}", wrong_csrf.body);
+    // Deny: access_denied back to the client.
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let denied = post_form(
+        facade.port,
+        "/authorize/consent",
+        &[
+            ("transaction", &field(&page.body, "transaction")),
+            ("csrf", &field(&page.body, "csrf")),
+            ("decision", "deny"),
+        ],
+        &[("cookie", &consent_cookie(&page))],
+    )
+    .await;
+    assert_eq!(
+        query_param(&location(&denied), "error").as_deref(),
+        Some("access_denied")
+    );
+
+    // The full flow; the authorization response carries our iss and state.
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let (callback, back) = approve_and_sign_in(&facade, &page).await;
+    assert_eq!(query_param(&back, "iss"), Some(facade.issuer.clone()));
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st"));
+    // The upstream state is single use.
+    let replayed = get(&callback, &[]).await;
+    assert_eq!(replayed.status, 400, "{}", replayed.body);
+    assert!(replayed.headers.get("location").is_none());
+    let code = query_param(&back, "code").unwrap();
+
+    // Wrong verifier, then the code is spent.
+    let (status, body) = token(
+        facade.port,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &pkce().0),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    let (status, body) = token(
+        facade.port,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "a code is spent by its first use: {body}"
+    );
+
+    // A code redeemed by another client.
+    let page = request(
+        facade.port,
+        "GET",
+        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    let (_, back) = approve_and_sign_in(&facade, &page).await;
+    let code = query_param(&back, "code").unwrap();
+    let (status, body) = token(
+        facade.port,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &other),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+
+    // A good exchange; then the code replayed revokes what it gave.
+    let tokens = sign_in(&facade, &client).await;
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let header: Value = {
+        use base64::Engine as _;
+        let part = access.split('.').next().unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    assert_eq!(header["typ"], json!("at+jwt"));
+    let mut session = Session::open_with_token(facade.port, &access).await;
+    let info = session.call_tool("get_session_info", json!({})).await;
+    assert_eq!(
+        info["structuredContent"]["caller"]["client_id"],
+        json!(client),
+        "{info}"
+    );
+
+    // Refresh rotates; the old refresh token reused revokes the grant.
+    let (status, rotated) = token(
+        facade.port,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_refresh = rotated["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(new_refresh, refresh);
+    let (status, body) = token(
+        facade.port,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+    let (status, body) = token(
+        facade.port,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &new_refresh),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "reuse revokes the whole family: {body}"
+    );
+    // ... and the access tokens of that grant stop working (within the
+    // validation cache's 5 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let refused = Session::attach(facade.port, session.session_id.clone(), session.protocol.clone())
+        .post_raw(
+            serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"})).unwrap(),
+            &[("authorization", &format!("Bearer {access}"))],
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+
+    // Revocation of a refresh token ends its grant.
+    let tokens = sign_in(&facade, &client).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let revoked = post_form(
+        facade.port,
+        "/revoke",
+        &[("token", refresh), ("client_id", &client)],
+        &[],
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    let (status, _) = token(
+        facade.port,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh),
+            ("client_id", &client),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Refresh tokens and codes are stored hashed.
+    let tokens = sign_in(&facade, &client).await;
+    let stored: String = std::fs::read_dir(facade.store.path())
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        !stored.contains(tokens["refresh_token"].as_str().unwrap()),
+        "a refresh token is stored in clear"
+    );
+    assert!(!stored.contains(&code), "a code is stored in clear");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_translator_reaches_only_what_the_host_allows() {
+    let idp = Idp::start().unwrap();
+    let probe = cnpg_mcp_tests::guest("dcr_probe");
+    // Probe targets: the IdP (allowed origin, loopback address), an origin
+    // outside the allowlist, the cloud metadata address.
+    let urls = format!(
+        "{}/.well-known/openid-configuration,http://example.com/,http://169.254.169.254/latest/meta-data/",
+        idp.issuer
+    );
+    let grant = format!("[config]\nprobe_urls = \"{urls}\"\n");
+    let probe_arg = probe.to_str().unwrap().to_string();
+    let facade = start_facade(&idp, &["--facade-translator", &probe_arg], &grant);
+    wait_ready(facade.port).await;
+    let (status, body) = register(facade.port, &json!({"redirect_uris": [CLIENT_REDIRECT]})).await;
+    assert_eq!(status, 503, "{body}");
+    let report = body["error_description"].as_str().unwrap().to_string();
+    let line = |prefix: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {report}"))
+            .to_string()
+    };
+    assert!(
+        line(&idp.issuer).contains("private"),
+        "loopback refused without private_addresses: {report}"
+    );
+    assert!(line("example.com").contains("not allowed"), "{report}");
+    assert!(line("169.254.169.254").contains("not allowed"), "{report}");
+
+    // With private addresses granted the IdP is reachable, and nothing else.
+    let grant = format!("[config]\nprobe_urls = \"{urls}\"\n\n[http]\nprivate_addresses = true\n");
+    let open = start_facade(&idp, &["--facade-translator", &probe_arg], &grant);
+    wait_ready(open.port).await;
+    let (_, body) = register(open.port, &json!({"redirect_uris": [CLIENT_REDIRECT]})).await;
+    let report = body["error_description"].as_str().unwrap().to_string();
+    assert!(report.contains("HTTP 200"), "{report}");
+    assert!(
+        report.lines().filter(|l| l.contains("not allowed")).count() == 2,
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inspector_cli_signs_in_through_the_facade_with_a_browser_script() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let registration_url = idp.registration_url();
+    let facade = start_facade(
+        &idp,
+        &[
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+        ],
+        LOCAL_GRANT,
+    );
+    wait_ready(facade.port).await;
+    let clients = ExternalClients::get();
+    let home = TempDir::new("inspector-home");
+    let browser_log = home.path().join("browser.log");
+    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/headless_browser.py");
+    let callback = format!("http://127.0.0.1:{}/oauth/callback", free_port());
+    let output = Command::new(clients.node_bin.join("mcp-inspector"))
+        .env("PATH", clients.path_env())
+        .env("HOME", home.path())
+        .env("BROWSER", &browser)
+        .env("MCP_AUTO_OPEN_ENABLED", "true")
+        .env("HEADLESS_BROWSER_LOG", &browser_log)
+        .arg("--cli")
+        .arg(&facade.resource)
+        .args(["--transport", "http", "--callback-url", &callback, "--format", "json"])
+        .args(["--method", "tools/call", "--tool-name", "get_session_info"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let steps = std::fs::read_to_string(&browser_log).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "inspector failed:\n{stdout}\n{stderr}\nbrowser:\n{steps}"
+    );
+    assert!(steps.contains("consent approved"), "{steps}");
+    assert!(
+        steps.contains(&callback),
+        "the browser reached the Inspector's callback: {steps}"
+    );
+    assert!(
+        stdout.contains(&format!("\"issuer\": \"{}\"", facade.issuer))
+            || stdout.contains(&format!("\"issuer\":\"{}\"", facade.issuer)),
+        "{stdout}"
+    );
+    assert!(stdout.contains("alice"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kubernetes_store_shares_records_and_hands_each_one_time_value_to_one_taker() {
+    use cnpg_mcp::facade::store::{KubeStore, Store};
+    let bed = cnpg_mcp_tests::testbed::TestBed::shared().await;
+    let ns = bed.namespace("facade-store").await.unwrap();
+    let client = bed.client().await.unwrap();
+    // Two stores on one namespace: two replicas.
+    let a = KubeStore::new(client.clone(), &ns, "cnpg-mcp-facade");
+    let b = KubeStore::new(client.clone(), &ns, "cnpg-mcp-facade");
+    let ttl = Duration::from_secs(60);
+    assert!(a.create("client:x", &json!({"n": 1}), ttl).await.unwrap());
+    assert!(
+        !b.create("client:x", &json!({"n": 2}), ttl).await.unwrap(),
+        "create-if-absent across replicas"
+    );
+    assert_eq!(b.get("client:x").await.unwrap(), Some(json!({"n": 1})));
+    b.put("client:x", &json!({"n": 3}), ttl).await.unwrap();
+    assert_eq!(a.get("client:x").await.unwrap(), Some(json!({"n": 3})));
+
+    // Concurrent takers of one code: exactly one wins.
+    a.put("code:c", &json!("once"), ttl).await.unwrap();
+    let takers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = KubeStore::new(client.clone(), &ns, "cnpg-mcp-facade");
+            tokio::spawn(async move { (i, store.take("code:c").await.unwrap()) })
+        })
+        .collect();
+    let mut won = 0;
+    for taker in takers {
+        if taker.await.unwrap().1.is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "a one-time value went to {won} takers");
+
+    // Expired records are absent and swept; the Secrets are labelled.
+    a.put("session:old", &json!(1), Duration::from_secs(0)).await.unwrap();
+    assert_eq!(a.get("session:old").await.unwrap(), None);
+    assert_eq!(a.sweep().await.unwrap(), 1);
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> = kube::Api::namespaced(client, &ns);
+    let list = secrets
+        .list(&kube::api::ListParams::default().labels("cnpg-mcp.io/facade-record=true"))
+        .await
+        .unwrap();
+    assert_eq!(list.items.len(), 1, "only client:x is left");
+    let name = list.items[0].metadata.name.clone().unwrap();
+    assert!(
+        name.starts_with("cnpg-mcp-facade-") && !name.contains("client"),
+        "{name}"
+    );
+}
