@@ -17,7 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
 
 /// DCR-translation components embedded for the facade (world
 /// `dcr-translator`), each with its default `grant.toml`.
-const TRANSLATORS: &[&str] = &["dcr-static", "dcr-rfc7591"];
+const TRANSLATORS: &[&str] = &["dcr-static", "dcr-rfc7591", "dcr-keycloak", "dcr-auth0"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));

@@ -292,7 +292,7 @@ pub struct FacadeArgs {
     /// the cache folder).
     #[arg(long, env = "FACADE_STORE")]
     pub facade_store: Option<String>,
-    /// DCR-translation component: a built-in (`dcr-static`, `dcr-rfc7591`)
+    /// DCR-translation component: a built-in (`dcr-static`, `dcr-rfc7591`, `dcr-keycloak`, `dcr-auth0`)
     /// or a `.wasm` file (its grant beside it as NAME.grant.toml). Default:
     /// dcr-static with FACADE_UPSTREAM_CLIENT_ID, else dcr-rfc7591.
     #[arg(long, env = "FACADE_TRANSLATOR")]

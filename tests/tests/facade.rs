@@ -992,3 +992,176 @@ async fn the_kubernetes_store_shares_records_and_hands_each_one_time_value_to_on
         "{name}"
     );
 }
+
+/// The admin API stand-ins of `tests/clients/admin_standins.py`, stopped
+/// by PID when dropped.
+struct StandIns {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl StandIns {
+    fn start() -> StandIns {
+        use std::io::BufRead as _;
+        let clients = ExternalClients::get();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/admin_standins.py");
+        let mut child = Command::new(&clients.python)
+            .arg(script)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("stand-ins: {line}"))
+            .parse()
+            .unwrap();
+        StandIns { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn requests(&self) -> Vec<Value> {
+        let reply = request(self.port, "GET", "/_requests", &[], Vec::new()).await;
+        serde_json::from_str(&reply.body).unwrap()
+    }
+}
+
+impl Drop for StandIns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Registers through `translator` against the stand-ins, with the admin
+/// credentials for `token_path` in the host's credentials file (or none).
+async fn register_through_standin(
+    translator: &str,
+    config: &str,
+    token_path: &str,
+    with_credentials: bool,
+) -> (StandIns, Facade, u16, Value) {
+    let idp = Idp::start().unwrap();
+    let standins = StandIns::start();
+    let grant = format!(
+        "[config]\n{}\n\n[http]\nallow = [\"{}\"]\nprivate_addresses = true\n",
+        config.replace("STANDIN", &standins.url()),
+        standins.url()
+    );
+    let dir = TempDir::new("credentials");
+    let credentials = dir.path().join("credentials.toml");
+    std::fs::write(
+        &credentials,
+        format!(
+            "[[credential]]\nurl_prefix = \"{}{token_path}\"\nbasic_user = \"admin-client\"\nbasic_password = \"admin-secret\"\n",
+            standins.url()
+        ),
+    )
+    .unwrap();
+    let credentials_arg = credentials.to_str().unwrap().to_string();
+    let mut extra = vec!["--facade-translator", translator];
+    if with_credentials {
+        extra.extend(["--facade-credentials-file", credentials_arg.as_str()]);
+    }
+    let facade = start_facade(&idp, &extra, &grant);
+    wait_ready(facade.port).await;
+    let (status, body) = register(
+        facade.port,
+        &json!({"client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"], "token_endpoint_auth_method": "client_secret_post"}),
+    )
+    .await;
+    drop(idp);
+    (standins, facade, status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dcr_keycloak_provisions_a_client_through_a_stand_in_of_the_keycloak_admin_api() {
+    let token_path = "/realms/platform/protocol/openid-connect/token";
+    let config = "base_url = \"STANDIN\"\nrealm = \"platform\"";
+    let (standins, facade, status, body) = register_through_standin("dcr-keycloak", config, token_path, true).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body["client_secret"].as_str().is_some(),
+        "a confidential MCP client gets our secret: {body}"
+    );
+    let requests = standins.requests().await;
+    assert_eq!(requests.len(), 3, "token, create, secret: {requests:#?}");
+    assert!(
+        requests[0]["authorization"].as_str().unwrap().starts_with("Basic "),
+        "the host added the admin credentials"
+    );
+    assert_eq!(requests[1]["authorization"], json!("Bearer kc-admin-token"));
+    let representation = &requests[1]["body"];
+    assert_eq!(
+        representation["redirectUris"],
+        json!([format!("{}/callback", facade.issuer)]),
+        "{representation}"
+    );
+    assert_eq!(representation["publicClient"], json!(false));
+    assert_eq!(
+        representation["attributes"]["pkce.code.challenge.method"],
+        json!("S256")
+    );
+    assert!(requests[2]["path"].as_str().unwrap().ends_with("/client-secret"));
+    let log = facade.server.log_text();
+    assert!(log.contains("created Keycloak client"), "{log}");
+    assert!(
+        !log.contains("admin-secret") && !log.contains("kc-admin-token"),
+        "credentials in the log"
+    );
+    let stored: String = std::fs::read_dir(facade.store.path())
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        stored.contains("sealed_secret") && !stored.contains("\"kc-"),
+        "{stored}"
+    );
+
+    // Without the host's credentials the admin API refuses, and so does /register.
+    let (_standins, _facade, status, body) = register_through_standin("dcr-keycloak", config, token_path, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid client credentials"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dcr_auth0_creates_an_application_through_a_stand_in_of_the_management_api() {
+    let (standins, facade, status, body) =
+        register_through_standin("dcr-auth0", "domain_url = \"STANDIN\"", "/oauth/token", true).await;
+    assert_eq!(status, 201, "{body}");
+    let requests = standins.requests().await;
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    assert!(requests[0]["authorization"].as_str().unwrap().starts_with("Basic "));
+    assert_eq!(
+        requests[0]["body"]["audience"],
+        json!(format!("{}/api/v2/", standins.url()))
+    );
+    let application = &requests[1]["body"];
+    assert_eq!(
+        application["callbacks"],
+        json!([format!("{}/callback", facade.issuer)]),
+        "{application}"
+    );
+    assert_eq!(application["app_type"], json!("regular_web"));
+    assert!(
+        application["name"].as_str().unwrap().starts_with("Claude"),
+        "{application}"
+    );
+    let log = facade.server.log_text();
+    assert!(log.contains("created Auth0 application"), "{log}");
+    assert!(!log.contains("admin-secret") && !log.contains("a0-mgmt-token"));
+}
