@@ -326,6 +326,19 @@ pub struct FacadeArgs {
     /// `basic_password`.
     #[arg(long, env = "FACADE_CREDENTIALS_FILE")]
     pub facade_credentials_file: Option<PathBuf>,
+    /// Accept https URLs as client IDs (Client ID Metadata Documents): the
+    /// client's registration is fetched from that URL. `false` leaves
+    /// `/register` as the only way in.
+    #[arg(long, env = "FACADE_CIMD", default_value_t = true, action = clap::ArgAction::Set)]
+    pub facade_cimd: bool,
+    /// Accept metadata documents only from these hosts (comma list, exact
+    /// names, e.g. `claude.ai`). Empty: any host with public addresses.
+    #[arg(long, env = "FACADE_CIMD_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub facade_cimd_allowed_hosts: Vec<String>,
+    /// Let metadata documents be fetched from private and loopback
+    /// addresses (tests and development only).
+    #[arg(long, env = "FACADE_CIMD_PRIVATE_ADDRESSES", default_value_t = false)]
+    pub facade_cimd_private_addresses: bool,
     /// Lifetime of our access tokens, in seconds.
     #[arg(long, env = "FACADE_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900)]
     pub facade_access_token_ttl_seconds: u64,

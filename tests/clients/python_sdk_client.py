@@ -6,6 +6,7 @@ Rust test that runs this script to check.
     python python_sdk_client.py http URL MODE TOOL ARGS_JSON
     python python_sdk_client.py http-bearer URL TOKEN MODE TOOL ARGS_JSON
     python python_sdk_client.py oauth URL MODE TOOL ARGS_JSON
+    python python_sdk_client.py oauth-cimd URL CLIENT_METADATA_URL MODE TOOL ARGS_JSON
     python python_sdk_client.py stdio MODE TOOL ARGS_JSON -- COMMAND ARG...
     python python_sdk_client.py http-elicit URL MODE ANSWER TOOL ARGS_JSON
 
@@ -18,6 +19,10 @@ elicitation request with ANSWER: "accept" (content {"confirm": true}) or
 dynamic client registration -> authorization request with PKCE and
 `resource`, whose redirects this script follows itself instead of a
 browser (the test IdP approves without a login form) -> token -> calls.
+
+`oauth-cimd` is the same flow with the SDK's `client_metadata_url`: when
+the authorization server advertises Client ID Metadata Document support,
+that URL is the client_id and no registration happens.
 
 MODE is the SDK's protocol mode: "legacy" (initialize + session) or
 "2026-07-28" (stateless).
@@ -127,7 +132,7 @@ async def approve_consent(browser, page_url, html):
     )
 
 
-async def with_oauth(url, mode, tool, arguments):
+async def with_oauth(url, mode, tool, arguments, client_metadata_url=None):
     from urllib.parse import parse_qs, urljoin, urlparse
 
     from mcp.client.auth import OAuthClientProvider
@@ -177,6 +182,7 @@ async def with_oauth(url, mode, tool, arguments):
         storage=storage,
         redirect_handler=redirect_handler,
         callback_handler=callback_handler,
+        client_metadata_url=client_metadata_url,
     )
     async with httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(30.0, read=120.0)) as http:
         async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
@@ -200,6 +206,9 @@ def main(argv):
     elif argv[0] == "oauth":
         url, mode, tool, arguments = argv[1], argv[2], argv[3], json.loads(argv[4])
         out = anyio.run(with_oauth, url, mode, tool, arguments)
+    elif argv[0] == "oauth-cimd":
+        url, metadata_url, mode, tool, arguments = argv[1], argv[2], argv[3], argv[4], json.loads(argv[5])
+        out = anyio.run(with_oauth, url, mode, tool, arguments, metadata_url)
     elif argv[0] == "http-elicit":
         url, mode, answer, tool, arguments = argv[1], argv[2], argv[3], argv[4], json.loads(argv[5])
         out = anyio.run(with_elicitation, url, mode, answer, tool, arguments)

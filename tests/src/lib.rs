@@ -127,6 +127,15 @@ impl Server {
     }
 
     pub fn try_start_on(port: u16, args: &[&str]) -> Result<Server, String> {
+        Self::try_start_with_env(port, args, &[])
+    }
+
+    /// Like [`Server::start_on`], with extra environment variables.
+    pub fn start_with_env(port: u16, args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::try_start_with_env(port, args, env).unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+    }
+
+    pub fn try_start_with_env(port: u16, args: &[&str], env: &[(&str, &str)]) -> Result<Server, String> {
         let cache = tempdir::TempDir::new("cache");
         let mut command = Command::new(binary());
         command
@@ -139,6 +148,7 @@ impl Server {
             .args(args)
             .env("LOG_FORMAT", "json")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

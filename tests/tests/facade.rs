@@ -1165,3 +1165,284 @@ async fn dcr_auth0_creates_an_application_through_a_stand_in_of_the_management_a
     assert!(log.contains("created Auth0 application"), "{log}");
     assert!(!log.contains("admin-secret") && !log.contains("a0-mgmt-token"));
 }
+
+/// The https document server of `clients/cimd_documents.py`.
+struct Documents {
+    child: std::process::Child,
+    https_port: u16,
+    http_port: u16,
+    dir: TempDir,
+}
+
+impl Documents {
+    fn start() -> Documents {
+        use std::io::BufRead as _;
+        let clients = ExternalClients::get();
+        let dir = TempDir::new("cimd-documents");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/cimd_documents.py");
+        let mut child = Command::new(&clients.python)
+            .arg(script)
+            .arg(dir.path())
+            .arg(CLIENT_REDIRECT)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ports: Vec<u16> = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("document server: {line}"))
+            .split(' ')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        Documents {
+            child,
+            https_port: ports[0],
+            http_port: ports[1],
+            dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.https_port)
+    }
+
+    fn ca(&self) -> String {
+        self.dir.path().join("ca.pem").display().to_string()
+    }
+
+    async fn fetches(&self, path: &str) -> u64 {
+        let reply = request(self.http_port, "GET", "/_fetches", &[], Vec::new()).await;
+        let counts: Value = serde_json::from_str(&reply.body).unwrap();
+        counts[path].as_u64().unwrap_or(0)
+    }
+}
+
+impl Drop for Documents {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An /authorize request for `client_id` that must end on an error page
+/// (nothing redirected); returns the page.
+async fn refused_authorization(port: u16, client_id: &str) -> String {
+    let (_, challenge) = pkce();
+    let reply = request(
+        port,
+        "GET",
+        &authorize_path(client_id, CLIENT_REDIRECT, &challenge, "s"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{client_id}: {}", reply.body);
+    assert!(reply.headers.get("location").is_none(), "{client_id} was redirected");
+    reply.body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_identified_by_its_metadata_document_signs_in_without_registering() {
+    let idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let documents = Documents::start();
+    let registration_url = idp.registration_url();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let resource = format!("{issuer}/mcp");
+    let store = TempDir::new("facade-store");
+    let store_arg = format!("file:{}", store.path().display());
+    let grant_dir = TempDir::new("facade-grant");
+    let grant = grant_dir.path().join("translator.grant.toml");
+    std::fs::write(&grant, LOCAL_GRANT).unwrap();
+    let ca = documents.ca();
+    let server = Server::start_with_env(
+        port,
+        &[
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            &resource,
+            "--oauth-facade",
+            "--facade-store",
+            &store_arg,
+            "--facade-translator-grant",
+            grant.to_str().unwrap(),
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+            // The document server is on 127.0.0.1.
+            "--facade-cimd-private-addresses",
+        ],
+        &[("SSL_CERT_FILE", ca.as_str())],
+    );
+    wait_ready(port).await;
+    let metadata = get(&format!("{issuer}/.well-known/oauth-authorization-server"), &[]).await;
+    let metadata: Value = serde_json::from_str(&metadata.body).unwrap();
+    assert_eq!(
+        metadata["client_id_metadata_document_supported"],
+        json!(true),
+        "{metadata}"
+    );
+    assert!(
+        metadata["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("none"))
+    );
+
+    // The official SDK, given a client_metadata_url, uses it as its
+    // client_id: no /register, the facade fetches the document, the
+    // translator provides the upstream client, the user consents.
+    let url = documents.url("/client.json");
+    let out = python(&["oauth-cimd", &resource, &url, "legacy", "get_session_info", "{}"]);
+    assert_eq!(out["registered_client"], json!(url), "{out}");
+    assert_eq!(out["consent_pages"], json!(1), "{out}");
+    assert_eq!(out["authorization_response_iss"], json!(issuer), "{out}");
+    assert_eq!(out["structured"]["caller"]["username"], json!("alice"), "{out}");
+    assert_eq!(out["structured"]["caller"]["issuer"], json!(issuer), "{out}");
+    let log = server.log_text();
+    assert!(!log.contains("\"client registered\""), "a registration happened: {log}");
+    assert_eq!(
+        log.matches("client registered from its metadata document").count(),
+        1,
+        "{log}"
+    );
+
+    // A second sign-in within the document's max-age uses the stored copy:
+    // one fetch in all, one translator run.
+    let again = python(&["oauth-cimd", &resource, &url, "2026-07-28", "get_session_info", "{}"]);
+    assert_eq!(again["registered_client"], json!(url), "{again}");
+    assert_eq!(documents.fetches("/client.json").await, 1);
+    assert_eq!(
+        server
+            .log_text()
+            .matches("client registered from its metadata document")
+            .count(),
+        1
+    );
+    // The consent page names the site behind the document and warns that
+    // a loopback redirect goes to a local program.
+    let (_, challenge) = pkce();
+    let page = request(
+        port,
+        "GET",
+        &authorize_path(&url, CLIENT_REDIRECT, &challenge, "s"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("described by <b>127.0.0.1</b>"), "{}", page.body);
+    assert!(page.body.contains("a program on this computer"), "{}", page.body);
+
+    // Documents that must be refused, each with its reason, before any
+    // redirect.
+    for (path, reason) in [
+        ("/mismatch.json", "is not the URL it was fetched from"),
+        ("/moved.json", "redirects are not followed"),
+        ("/big.json", "larger than 5120 bytes"),
+        ("/secret.json", "needs a shared secret"),
+        ("/html.json", "must be application/json"),
+        ("/missing.json", "answered 404"),
+    ] {
+        let page = refused_authorization(port, &documents.url(path)).await;
+        assert!(page.contains(reason), "{path}: {page}");
+    }
+    assert_eq!(documents.fetches("/moved.json").await, 1);
+    // Client IDs that are not acceptable URLs are refused without a fetch.
+    for (client_id, reason) in [
+        (
+            format!("http://127.0.0.1:{}/client.json", documents.https_port),
+            "must use https",
+        ),
+        (documents.url("/"), "must have a path"),
+        (documents.url("/a/../client.json"), "path segments"),
+    ] {
+        let page = refused_authorization(port, &client_id).await;
+        assert!(page.contains(reason), "{client_id}: {page}");
+    }
+    // The document's redirect URIs bind the client like registered ones.
+    let (_, challenge) = pkce();
+    let reply = request(
+        port,
+        "GET",
+        &authorize_path(&url, "https://attacker.example/cb", &challenge, "s"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.body.contains("not one this client registered"), "{}", reply.body);
+    // Token requests of the document client authenticate as a public
+    // client only: a secret is refused.
+    let (status, body) = token(
+        port,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", "x"),
+            ("client_id", &url),
+            ("client_secret", "guess"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (401, json!("invalid_client")),
+        "{body}"
+    );
+    drop(server);
+
+    // Without the development allowance, the same loopback document is
+    // refused: the host resolves 127.0.0.1 as a private address.
+    let closed = start_facade(
+        &idp,
+        &[
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+        ],
+        LOCAL_GRANT,
+    );
+    wait_ready(closed.port).await;
+    let page = refused_authorization(closed.port, &url).await;
+    assert!(page.contains("private, loopback"), "{page}");
+    assert_eq!(documents.fetches("/client.json").await, 1);
+    drop(closed);
+
+    // Operators may turn metadata documents off, or limit their hosts.
+    let off = start_facade(&idp, &["--facade-cimd", "false"], LOCAL_GRANT);
+    wait_ready(off.port).await;
+    let metadata = get(&format!("{}/.well-known/oauth-authorization-server", off.issuer), &[]).await;
+    let metadata: Value = serde_json::from_str(&metadata.body).unwrap();
+    assert_eq!(
+        metadata["client_id_metadata_document_supported"],
+        json!(false),
+        "{metadata}"
+    );
+    let page = refused_authorization(off.port, &url).await;
+    assert!(page.contains("does not accept client metadata document URLs"), "{page}");
+    drop(off);
+    let limited = start_facade(
+        &idp,
+        &[
+            "--facade-cimd-allowed-hosts",
+            "claude.ai",
+            "--facade-cimd-private-addresses",
+        ],
+        LOCAL_GRANT,
+    );
+    wait_ready(limited.port).await;
+    let page = refused_authorization(limited.port, &url).await;
+    assert!(page.contains("127.0.0.1 is not among the hosts"), "{page}");
+    assert_eq!(documents.fetches("/client.json").await, 1);
+}

@@ -15,7 +15,9 @@
 //! - [`seal`]: signing key, encryption at rest, hashes.
 //! - [`translator`]: the DCR-translation component host.
 //! - [`outbound`]: what a translator's HTTP requests may reach.
+//! - [`cimd`]: clients identified by a metadata document URL.
 
+pub mod cimd;
 pub mod outbound;
 pub mod seal;
 pub mod setup;
@@ -360,6 +362,11 @@ pub struct Facade {
     base: String,
     /// `__Host-` cookies with `Secure` (https issuers).
     secure: bool,
+    /// Client ID Metadata Documents, when accepted.
+    cimd: Option<cimd::CimdSettings>,
+    /// A lock per metadata-document URL being fetched, so concurrent
+    /// first requests of one client fetch once and run the translator once.
+    cimd_setup: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Facade {
@@ -369,6 +376,7 @@ impl Facade {
         store: Arc<dyn Store>,
         translator: Translator,
         upstream: Upstream,
+        cimd: Option<cimd::CimdSettings>,
     ) -> anyhow::Result<Facade> {
         let parsed: http::Uri = settings
             .issuer
@@ -385,6 +393,8 @@ impl Facade {
             upstream,
             base,
             secure,
+            cimd,
+            cimd_setup: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -459,7 +469,7 @@ impl Facade {
             "token_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
             "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
             "authorization_response_iss_parameter_supported": true,
-            "client_id_metadata_document_supported": false,
+            "client_id_metadata_document_supported": self.cimd.is_some(),
             "subject_types_supported": ["public"],
             "service_documentation": "https://cloudnative-pg.io/",
         })
@@ -536,10 +546,51 @@ impl Facade {
             Err(error) => return error.reply(),
         };
         let client_id = format!("mcp-{}", random_token(18));
+        let upstream = match self.translate(&client_id, &accepted.document).await {
+            Ok(upstream) => upstream,
+            Err(error) => return error.reply(),
+        };
+        let secret = (accepted.auth_method != "none").then(|| random_token(32));
+        let now = unix_now();
+        let mut answer = accepted.document.clone();
+        answer["client_id"] = json!(client_id);
+        answer["client_id_issued_at"] = json!(now);
+        if let Some(secret) = &secret {
+            answer["client_secret"] = json!(secret);
+            answer["client_secret_expires_at"] = json!(0);
+        }
+        let record = json!({
+            "client_id": client_id,
+            "metadata": accepted.document,
+            "secret_digest": secret.as_deref().map(digest),
+            "upstream": upstream,
+            "created_at": now,
+        });
+        if let Err(error) = self
+            .store
+            .put(&format!("client:{client_id}"), &record, self.settings.client_ttl)
+            .await
+        {
+            return OAuthError::store(error).reply();
+        }
+        let client_name = accepted.document["client_name"].as_str().unwrap_or("").to_string();
+        tracing::info!(
+            client_id = %client_id,
+            client_name = %client_name,
+            upstream_client = %upstream["client_id"].as_str().unwrap_or_default(),
+            translator = %self.translator.name,
+            "client registered"
+        );
+        json_reply(StatusCode::CREATED, &answer)
+    }
+
+    /// Runs the translator for a new client; answers the `upstream` part
+    /// of its record (the upstream secret sealed).
+    async fn translate(&self, client_id: &str, document: &Value) -> Result<Value, OAuthError> {
         let upstream_metadata = self.upstream.metadata().await.unwrap_or(Value::Null);
         let registration = Registration {
-            client_metadata: accepted.document.to_string(),
-            facade_client_id: client_id.clone(),
+            client_metadata: document.to_string(),
+            facade_client_id: client_id.to_string(),
             callback_uri: self.callback_uri(),
             facade_issuer: self.settings.issuer.clone(),
             upstream_issuer: self.settings.upstream_issuer.clone(),
@@ -560,59 +611,124 @@ impl Facade {
                     }
                 };
                 tracing::warn!(translator = %self.translator.name, code, description = %description, exchanges = exchanges.len(), "registration refused");
-                return OAuthError::new(code, description).reply();
+                return Err(OAuthError::new(code, description));
             }
             Err(failure) => {
                 tracing::error!(error = %failure, "registration failed");
-                return OAuthError::new("server_error", failure.to_string()).reply();
+                return Err(OAuthError::new("server_error", failure.to_string()));
             }
         };
-        let secret = (accepted.auth_method != "none").then(|| random_token(32));
         let record_key = format!("client:{client_id}");
-        let upstream_secret = upstream_client
-            .client_secret
-            .as_deref()
-            .map(|s| self.sealer.seal(&record_key, s));
-        let now = unix_now();
-        let mut answer = accepted.document.clone();
-        answer["client_id"] = json!(client_id);
-        answer["client_id_issued_at"] = json!(now);
-        if let Some(secret) = &secret {
-            answer["client_secret"] = json!(secret);
-            answer["client_secret_expires_at"] = json!(0);
-        }
-        let record = json!({
-            "client_id": client_id,
-            "metadata": accepted.document,
-            "secret_digest": secret.as_deref().map(digest),
-            "upstream": {
-                "client_id": upstream_client.client_id,
-                "sealed_secret": upstream_secret,
-                "token_auth": match upstream_client.token_auth {
-                    TokenAuth::None => "none",
-                    TokenAuth::ClientSecretBasic => "client_secret_basic",
-                    TokenAuth::ClientSecretPost => "client_secret_post",
-                },
-                "management_uri": upstream_client.management_uri,
+        Ok(json!({
+            "client_id": upstream_client.client_id,
+            "sealed_secret": upstream_client
+                .client_secret
+                .as_deref()
+                .map(|s| self.sealer.seal(&record_key, s)),
+            "token_auth": match upstream_client.token_auth {
+                TokenAuth::None => "none",
+                TokenAuth::ClientSecretBasic => "client_secret_basic",
+                TokenAuth::ClientSecretPost => "client_secret_post",
             },
-            "created_at": now,
-        });
-        if let Err(error) = self.store.put(&record_key, &record, self.settings.client_ttl).await {
-            return OAuthError::store(error).reply();
+            "management_uri": upstream_client.management_uri,
+        }))
+    }
+
+    /// The client whose id is the URL of its metadata document, fetched
+    /// (again) unless the stored copy is still fresh. The first time, the
+    /// translator provides its upstream client, which later fetches keep.
+    /// `Ok(None)`: metadata documents are not accepted here.
+    async fn document_client(&self, url: &str) -> Result<Option<Value>, OAuthError> {
+        let Some(settings) = &self.cimd else {
+            return Ok(None);
+        };
+        let key = format!("client:{url}");
+        let fresh = |record: &Option<Value>| {
+            record
+                .as_ref()
+                .is_some_and(|r| r["cimd"]["fresh_until"].as_u64().is_some_and(|t| t > unix_now()))
+        };
+        let existing = self.store.get(&key).await.map_err(OAuthError::store)?;
+        if fresh(&existing) {
+            return Ok(existing);
         }
-        let client_name = accepted.document["client_name"].as_str().unwrap_or("").to_string();
-        tracing::info!(
-            client_id = %client_id,
-            client_name = %client_name,
-            upstream_client = %upstream_client.client_id,
-            translator = %self.translator.name,
-            "client registered"
-        );
-        json_reply(StatusCode::CREATED, &answer)
+        let lock = {
+            let mut locks = self.cimd_setup.lock().unwrap_or_else(|p| p.into_inner());
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(url.to_string()).or_default().clone()
+        };
+        let _setup = lock.lock().await;
+        // Whoever held the lock before may have fetched it just now.
+        let existing = self.store.get(&key).await.map_err(OAuthError::store)?;
+        if fresh(&existing) {
+            return Ok(existing);
+        }
+        let now = unix_now();
+        let fetched = cimd::fetch(settings, url).await.map_err(|why| {
+            tracing::warn!(client_id = %url, error = %why, "client metadata document refused");
+            OAuthError::new(
+                "invalid_client",
+                format!("the client metadata document at {url} cannot be used: {why}"),
+            )
+        })?;
+        let accepted =
+            cimd::validate_document(url, &fetched.document, &self.settings.scopes_supported).map_err(|e| {
+                tracing::warn!(client_id = %url, error = %e.description, "client metadata document refused");
+                OAuthError::new(
+                    "invalid_client",
+                    format!(
+                        "the client metadata document at {url} is not acceptable: {}",
+                        e.description
+                    ),
+                )
+            })?;
+        let fresh_until = now + fetched.fresh_for.as_secs();
+        let mut record = json!({
+            "client_id": url,
+            "metadata": accepted.document,
+            "secret_digest": null,
+            "cimd": {"fetched_at": now, "fresh_until": fresh_until},
+        });
+        match existing {
+            Some(previous) => {
+                record["upstream"] = previous["upstream"].clone();
+                record["created_at"] = previous["created_at"].clone();
+                self.store
+                    .put(&key, &record, self.settings.client_ttl)
+                    .await
+                    .map_err(OAuthError::store)?;
+                tracing::info!(client_id = %url, fresh_for = fetched.fresh_for.as_secs(), "client metadata document refreshed");
+                Ok(Some(record))
+            }
+            None => {
+                record["upstream"] = self.translate(url, &accepted.document).await?;
+                record["created_at"] = json!(now);
+                let created = self
+                    .store
+                    .create(&key, &record, self.settings.client_ttl)
+                    .await
+                    .map_err(OAuthError::store)?;
+                if !created {
+                    // Another replica set this client up meanwhile: use its
+                    // record (and its upstream client) so all agree.
+                    tracing::warn!(client_id = %url, "metadata-document client set up concurrently elsewhere; using that record");
+                    return self.store.get(&key).await.map_err(OAuthError::store);
+                }
+                tracing::info!(
+                    client_id = %url,
+                    client_name = %record["metadata"]["client_name"].as_str().unwrap_or(""),
+                    upstream_client = %record["upstream"]["client_id"].as_str().unwrap_or_default(),
+                    translator = %self.translator.name,
+                    fresh_for = fetched.fresh_for.as_secs(),
+                    "client registered from its metadata document"
+                );
+                Ok(Some(record))
+            }
+        }
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<Value>, OAuthError> {
-        if client_id.len() > 200 {
+        if client_id.len() > cimd::MAX_URL_LENGTH {
             return Ok(None);
         }
         self.store
@@ -630,8 +746,21 @@ impl Facade {
             Ok(id) => id,
             Err(e) => return error_page(StatusCode::BAD_REQUEST, "Invalid authorization request", &e.description),
         };
-        let client = match self.client(client_id).await {
+        let by_document = cimd::is_document_url(client_id);
+        let found = if by_document {
+            self.document_client(client_id).await
+        } else {
+            self.client(client_id).await
+        };
+        let client = match found {
             Ok(Some(client)) => client,
+            Ok(None) if by_document => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Unknown client",
+                    "This server does not accept client metadata document URLs as client IDs; the client must register.",
+                );
+            }
             Ok(None) => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
@@ -639,7 +768,10 @@ impl Facade {
                     "This client is not registered with this server (or its registration expired). Connect again.",
                 );
             }
-            Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, "Try again", &e.description),
+            Err(e) if e.code == "invalid_client" => {
+                return error_page(StatusCode::BAD_REQUEST, "Client metadata refused", &e.description);
+            }
+            Err(e) => return error_page(e.status, "Try again", &e.description),
         };
         let registered: Vec<String> = client["metadata"]["redirect_uris"]
             .as_array()
@@ -770,12 +902,52 @@ impl Facade {
             .filter(|s| !s.is_empty())
             .map(|s| format!("<li><code>{}</code></li>", html_escape(s)))
             .collect();
+        // A metadata-document client is vouched for by the site that
+        // publishes its document; say which, and say so when the answer
+        // goes somewhere else (a loopback redirect can be any program on
+        // the user's computer).
+        let vouched = client["cimd"].is_object().then(|| {
+            let client_id = client["client_id"].as_str().unwrap_or("");
+            let host = client_id
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_string))
+                .unwrap_or_default();
+            let redirect_host = redirect_uri
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|u| u.host().map(str::to_string))
+                .unwrap_or_default();
+            let mut text = format!(
+                "<p>This client is described by <b>{host}</b> (its metadata is published at <code>{url}</code>).</p>",
+                host = html_escape(&host),
+                url = html_escape(client_id),
+            );
+            if redirect_host.is_empty() {
+                let scheme = redirect_uri.split(':').next().unwrap_or("");
+                text.push_str(&format!(
+                    "<p><b>Note:</b> access is handed to the app that handles <code>{}:</code> links on this device. Allow only if you just started the connection from that client.</p>",
+                    html_escape(scheme)
+                ));
+            } else if is_loopback_host(&redirect_host) {
+                text.push_str(
+                    "<p><b>Note:</b> access is handed to a program on this computer. Allow only if you just started the connection from that client.</p>",
+                );
+            } else if redirect_host != host {
+                text.push_str(&format!(
+                    "<p><b>Note:</b> access is handed to <code>{}</code>, not to {}. Allow only if you expect that.</p>",
+                    html_escape(&redirect_host),
+                    html_escape(&host),
+                ));
+            }
+            text
+        });
         let body = format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Allow access?</title>\
              <style>body{{font-family:sans-serif;max-width:34em;margin:3em auto}}button{{margin-right:1em;padding:.5em 1.5em}}</style></head>\
              <body><h1>Allow {name} to manage PostgreSQL clusters as you?</h1>\
              <p><b>{name}</b> (client <code>{client_id}</code>) asks to use the CloudNativePG MCP server at <code>{resource}</code> with your identity.</p>\
-             <p>After you sign in, it will receive access at <code>{target}</code>.</p>\
+             {vouched}<p>After you sign in, it will receive access at <code>{target}</code>.</p>\
              <p>Scopes:</p><ul>{scopes}</ul>\
              <form method=\"post\" action=\"{action}\">\
              <input type=\"hidden\" name=\"transaction\" value=\"{transaction}\">\
@@ -787,6 +959,7 @@ impl Facade {
             client_id = html_escape(client["client_id"].as_str().unwrap_or("")),
             resource = html_escape(&self.settings.resource),
             target = html_escape(&target),
+            vouched = vouched.unwrap_or_default(),
             action = html_escape(&self.endpoint("authorize/consent")),
             transaction = transaction,
             csrf = csrf,

@@ -156,6 +156,8 @@ pub struct Exchange {
 /// What one translator may reach.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundPolicy {
+    /// For the log: who sends (`translator`, `client metadata`).
+    pub purpose: &'static str,
     pub allow: Vec<Origin>,
     pub private_addresses: bool,
     /// Addresses refused even when public (the Kubernetes API server's),
@@ -269,11 +271,12 @@ impl OutboundPolicy {
             Err(error) => record(Err(format!("{error:?}"))),
         }
         tracing::info!(
+            purpose = self.purpose,
             method = %method,
             url = %url_without_query,
             status = result.as_ref().map(|r| r.status().as_u16()).unwrap_or(0),
             refused = result.as_ref().err().map(|e| format!("{e:?}")).unwrap_or_default(),
-            "translator request"
+            "outbound request"
         );
         result
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::cimd::CimdSettings;
 use super::outbound::{Credential, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, Origin, OutboundPolicy};
 use super::seal::SigningKey;
 use super::store::{FileStore, KubeStore, Store};
@@ -236,10 +237,12 @@ pub async fn build(
     if let Some(path) = &args.facade_credentials_file {
         credentials.extend(credentials_from_file(path)?);
     }
+    let blocked = api_server_addresses(runtime).await;
     let policy = OutboundPolicy {
+        purpose: "translator",
         allow,
         private_addresses: grant.http.private_addresses,
-        blocked: api_server_addresses(runtime).await,
+        blocked: blocked.clone(),
         credentials,
         max_response_bytes: grant
             .http
@@ -311,7 +314,22 @@ pub async fn build(
         store = %store.describe(),
         "OAuth facade: this server is the authorization server MCP clients see"
     );
-    let facade = Arc::new(Facade::new(settings, key, store, translator, upstream)?);
+    let cimd = args.facade_cimd.then(|| CimdSettings {
+        allowed_hosts: args
+            .facade_cimd_allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect(),
+        private_addresses: args.facade_cimd_private_addresses,
+        blocked,
+    });
+    if cimd.as_ref().is_some_and(|c| c.private_addresses) {
+        tracing::warn!(
+            "FACADE_CIMD_PRIVATE_ADDRESSES is on: client metadata documents may be fetched from private and loopback addresses"
+        );
+    }
+    let facade = Arc::new(Facade::new(settings, key, store, translator, upstream, cimd)?);
     facade.spawn_sweeper();
     Ok(facade)
 }
