@@ -36,8 +36,38 @@ struct Facade {
     _grant: TempDir,
 }
 
+/// The test IdP without open registration: registering needs the initial
+/// access token.
+fn closed_idp() -> Idp {
+    Idp::start_with(IdpOptions {
+        dcr_token: true,
+        ..IdpOptions::default()
+    })
+    .unwrap()
+}
+
+/// A ready facade in front of `idp` whose translator (dcr-rfc7591)
+/// registers there with the initial access token the host adds.
+async fn rfc7591_facade(idp: &Idp, extra: &[&str], env: &[(&str, &str)]) -> Facade {
+    let registration_url = idp.registration_url();
+    let mut args = vec![
+        "--dcr-proxy-url",
+        registration_url.as_str(),
+        "--dcr-initial-access-token",
+        INITIAL_ACCESS_TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    let facade = start_facade_with_env(idp, &args, LOCAL_GRANT, env);
+    wait_ready(facade.port).await;
+    facade
+}
+
 /// Starts the server in facade mode in front of `idp`.
 fn start_facade(idp: &Idp, extra: &[&str], grant: &str) -> Facade {
+    start_facade_with_env(idp, extra, grant, &[])
+}
+
+fn start_facade_with_env(idp: &Idp, extra: &[&str], grant: &str, env: &[(&str, &str)]) -> Facade {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let resource = format!("{issuer}/mcp");
@@ -58,7 +88,7 @@ fn start_facade(idp: &Idp, extra: &[&str], grant: &str) -> Facade {
         grant_file.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let server = Server::start_on(port, &args);
+    let server = Server::start_with_env(port, &args, env);
     Facade {
         server,
         port,
@@ -290,11 +320,7 @@ async fn sign_in(facade: &Facade, client_id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_injected_initial_access_token() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
+    let idp = closed_idp();
     // Registration at this IdP needs the initial access token.
     let (status, refused) = idp
         .register(&json!({"redirect_uris": ["https://x.example/cb"]}), None)
@@ -305,23 +331,18 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_inj
         "open registration must be refused: {status} {refused}"
     );
 
-    let registration_url = idp.registration_url();
-    let facade = start_facade(
+    let facade = rfc7591_facade(
         &idp,
         &[
-            "--dcr-proxy-url",
-            &registration_url,
-            "--dcr-initial-access-token",
-            INITIAL_ACCESS_TOKEN,
             "--facade-translator",
             "dcr-rfc7591",
             // The test IdP releases `groups` with its own scope.
             "--facade-upstream-scope",
             "openid profile groups offline_access",
         ],
-        LOCAL_GRANT,
-    );
-    wait_ready(facade.port).await;
+        &[],
+    )
+    .await;
 
     // Metadata: PRM names our issuer; our issuer's documents say what
     // clients check.
@@ -385,11 +406,7 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_inj
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_the_initial_access_token_registration_fails_with_the_idps_reason() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
+    let idp = closed_idp();
     let registration_url = idp.registration_url();
     let facade = start_facade(&idp, &["--dcr-proxy-url", &registration_url], LOCAL_GRANT);
     wait_ready(facade.port).await;
@@ -432,11 +449,7 @@ async fn without_the_initial_access_token_registration_fails_with_the_idps_reaso
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
+    let idp = closed_idp();
     let port = free_port();
     // The operator's one pre-registered client, redirecting to our callback.
     let (status, upstream) = idp
@@ -459,7 +472,11 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
     let grant_dir = TempDir::new("facade-grant");
     let grant = grant_dir.path().join("static.grant.toml");
     std::fs::write(&grant, "[config]\ntoken_auth = \"client_secret_post\"\n").unwrap();
-    let server = Server::start_on(
+    // The secret comes through the environment, as the chart passes it
+    // (and a generated secret may start with `-`, which a command line
+    // would read as an option).
+    let client_id_arg = format!("--facade-upstream-client-id={id}");
+    let server = Server::start_with_env(
         port,
         &[
             "--oidc-issuer",
@@ -469,13 +486,11 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
             "--oauth-facade",
             "--facade-store",
             &store_arg,
-            "--facade-upstream-client-id",
-            id,
-            "--facade-upstream-client-secret",
-            secret,
+            &client_id_arg,
             "--facade-translator-grant",
             grant.to_str().unwrap(),
         ],
+        &[("FACADE_UPSTREAM_CLIENT_SECRET", secret)],
     );
     wait_ready(port).await;
     let out = python(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
@@ -489,23 +504,8 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
-    let registration_url = idp.registration_url();
-    let facade = start_facade(
-        &idp,
-        &[
-            "--dcr-proxy-url",
-            &registration_url,
-            "--dcr-initial-access-token",
-            INITIAL_ACCESS_TOKEN,
-        ],
-        LOCAL_GRANT,
-    );
-    wait_ready(facade.port).await;
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
 
     // Bad redirect URIs at /register.
     for bad in [
@@ -886,23 +886,8 @@ async fn a_translator_reaches_only_what_the_host_allows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inspector_cli_signs_in_through_the_facade_with_a_browser_script() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
-    let registration_url = idp.registration_url();
-    let facade = start_facade(
-        &idp,
-        &[
-            "--dcr-proxy-url",
-            &registration_url,
-            "--dcr-initial-access-token",
-            INITIAL_ACCESS_TOKEN,
-        ],
-        LOCAL_GRANT,
-    );
-    wait_ready(facade.port).await;
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
     let clients = ExternalClients::get();
     let home = TempDir::new("inspector-home");
     let browser_log = home.path().join("browser.log");
@@ -1247,44 +1232,17 @@ async fn refused_authorization(port: u16, client_id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_identified_by_its_metadata_document_signs_in_without_registering() {
-    let idp = Idp::start_with(IdpOptions {
-        dcr_token: true,
-        ..IdpOptions::default()
-    })
-    .unwrap();
+    let idp = closed_idp();
     let documents = Documents::start();
-    let registration_url = idp.registration_url();
-    let port = free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let resource = format!("{issuer}/mcp");
-    let store = TempDir::new("facade-store");
-    let store_arg = format!("file:{}", store.path().display());
-    let grant_dir = TempDir::new("facade-grant");
-    let grant = grant_dir.path().join("translator.grant.toml");
-    std::fs::write(&grant, LOCAL_GRANT).unwrap();
     let ca = documents.ca();
-    let server = Server::start_with_env(
-        port,
-        &[
-            "--oidc-issuer",
-            &idp.issuer,
-            "--public-url",
-            &resource,
-            "--oauth-facade",
-            "--facade-store",
-            &store_arg,
-            "--facade-translator-grant",
-            grant.to_str().unwrap(),
-            "--dcr-proxy-url",
-            &registration_url,
-            "--dcr-initial-access-token",
-            INITIAL_ACCESS_TOKEN,
-            // The document server is on 127.0.0.1.
-            "--facade-cimd-private-addresses",
-        ],
+    // The document server is on 127.0.0.1, its CA trusted for this test.
+    let facade = rfc7591_facade(
+        &idp,
+        &["--facade-cimd-private-addresses"],
         &[("SSL_CERT_FILE", ca.as_str())],
-    );
-    wait_ready(port).await;
+    )
+    .await;
+    let (port, issuer, resource) = (facade.port, facade.issuer.clone(), facade.resource.clone());
     let metadata = get(&format!("{issuer}/.well-known/oauth-authorization-server"), &[]).await;
     let metadata: Value = serde_json::from_str(&metadata.body).unwrap();
     assert_eq!(
@@ -1309,7 +1267,7 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     assert_eq!(out["authorization_response_iss"], json!(issuer), "{out}");
     assert_eq!(out["structured"]["caller"]["username"], json!("alice"), "{out}");
     assert_eq!(out["structured"]["caller"]["issuer"], json!(issuer), "{out}");
-    let log = server.log_text();
+    let log = facade.server.log_text();
     assert!(!log.contains("\"client registered\""), "a registration happened: {log}");
     assert_eq!(
         log.matches("client registered from its metadata document").count(),
@@ -1323,7 +1281,8 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     assert_eq!(again["registered_client"], json!(url), "{again}");
     assert_eq!(documents.fetches("/client.json").await, 1);
     assert_eq!(
-        server
+        facade
+            .server
             .log_text()
             .matches("client registered from its metadata document")
             .count(),
@@ -1399,21 +1358,11 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
         (401, json!("invalid_client")),
         "{body}"
     );
-    drop(server);
+    drop(facade);
 
     // Without the development allowance, the same loopback document is
     // refused: the host resolves 127.0.0.1 as a private address.
-    let closed = start_facade(
-        &idp,
-        &[
-            "--dcr-proxy-url",
-            &registration_url,
-            "--dcr-initial-access-token",
-            INITIAL_ACCESS_TOKEN,
-        ],
-        LOCAL_GRANT,
-    );
-    wait_ready(closed.port).await;
+    let closed = rfc7591_facade(&idp, &[], &[]).await;
     let page = refused_authorization(closed.port, &url).await;
     assert!(page.contains("private, loopback"), "{page}");
     assert_eq!(documents.fetches("/client.json").await, 1);

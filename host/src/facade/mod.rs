@@ -1330,18 +1330,22 @@ impl Facade {
         }
     }
 
-    async fn token(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// Reads the form of a token or revocation request and authenticates
+    /// its client.
+    async fn client_request(&self, request: Request<Incoming>) -> Result<(Value, Params), OAuthError> {
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let params = match read_form(request).await {
-            Ok(params) => params,
-            Err(error) => return error.reply(),
-        };
+        let params = read_form(request).await?;
+        let client = self.authenticate_client(authorization.as_deref(), &params).await?;
+        Ok((client, params))
+    }
+
+    async fn token(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let outcome = async {
-            let client = self.authenticate_client(authorization.as_deref(), &params).await?;
+            let (client, params) = self.client_request(request).await?;
             match params.required("grant_type")? {
                 "authorization_code" => self.redeem_code(&client, &params).await,
                 "refresh_token" => self.refresh(&client, &params).await,
@@ -1598,17 +1602,8 @@ impl Facade {
     // -------------------------------------------------------------- revoke
 
     async fn revoke(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let params = match read_form(request).await {
-            Ok(params) => params,
-            Err(error) => return error.reply(),
-        };
         let outcome = async {
-            let client = self.authenticate_client(authorization.as_deref(), &params).await?;
+            let (client, params) = self.client_request(request).await?;
             let token = params.required("token")?;
             // A refresh token: revoke its whole grant.
             if let Some(record) = self
