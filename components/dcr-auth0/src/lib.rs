@@ -13,7 +13,7 @@
 //! (`FACADE_CREDENTIALS_FILE`, `basic_user`/`basic_password` for that URL).
 //! This component never sees them.
 
-use cnpg_mcp_dcr::http::Request;
+use cnpg_mcp_dcr::http::{Request, client_credentials_token};
 use cnpg_mcp_dcr::{Registration, RegistrationError, TokenAuth, UpstreamClient, client_name, config};
 use serde_json::{Value, json};
 
@@ -38,23 +38,8 @@ impl cnpg_mcp_dcr::bindings::exports::cnpg::mcp::dcr::Guest for Auth0 {
         };
         let audience = config::optional("management_audience")?.unwrap_or_else(|| format!("{domain}/api/v2/"));
         let token_url = format!("{domain}/oauth/token");
-        let token = Request::new("POST", &token_url)
-            .form(&[("grant_type", "client_credentials"), ("audience", &audience)])
-            .send()
+        let access_token = client_credentials_token(&token_url, &[("audience", &audience)], "Management API token")
             .map_err(upstream)?;
-        if !token.is_success() {
-            return Err(upstream(format!(
-                "Management API token from {token_url}: {}",
-                token.failure()
-            )));
-        }
-        let access_token = token
-            .json()
-            .map_err(upstream)?
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| upstream(format!("{token_url} returned no access_token")))?;
 
         let application = json!({
             "name": format!("{} (MCP {})", client_name(&registration), registration.facade_client_id),

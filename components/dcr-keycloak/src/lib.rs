@@ -16,7 +16,7 @@
 //! Grant: `[http] allow` the Keycloak origin (OIDC_ISSUER's is allowed
 //! already), `private_addresses = true` when Keycloak runs in the cluster.
 
-use cnpg_mcp_dcr::http::{Request, path_segment};
+use cnpg_mcp_dcr::http::{Request, client_credentials_token, path_segment};
 use cnpg_mcp_dcr::{Registration, RegistrationError, TokenAuth, UpstreamClient, client_name, config};
 use serde_json::{Value, json};
 
@@ -51,20 +51,7 @@ impl cnpg_mcp_dcr::bindings::exports::cnpg::mcp::dcr::Guest for Keycloak {
         let token_url = config::optional("token_url")?
             .unwrap_or_else(|| format!("{base}/realms/{realm_path}/protocol/openid-connect/token"));
 
-        let token = Request::new("POST", &token_url)
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .map_err(upstream)?;
-        if !token.is_success() {
-            return Err(upstream(format!("admin token from {token_url}: {}", token.failure())));
-        }
-        let access_token = token
-            .json()
-            .map_err(upstream)?
-            .get("access_token")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| upstream(format!("{token_url} returned no access_token")))?;
+        let access_token = client_credentials_token(&token_url, &[], "admin token").map_err(upstream)?;
         let bearer = format!("Bearer {access_token}");
 
         let client_id = format!("mcp-{}", registration.facade_client_id);

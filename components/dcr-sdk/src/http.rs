@@ -121,6 +121,25 @@ impl Request {
     }
 }
 
+/// An access token from `token_url` by the client credentials grant, with
+/// `extra` form fields (e.g. an `audience`). The client's own credentials
+/// are the host's to add (`FACADE_CREDENTIALS_FILE`); `what` names the
+/// token in errors.
+pub fn client_credentials_token(token_url: &str, extra: &[(&str, &str)], what: &str) -> Result<String, String> {
+    let mut fields = vec![("grant_type", "client_credentials")];
+    fields.extend_from_slice(extra);
+    let answer = Request::new("POST", token_url).form(&fields).send()?;
+    if !answer.is_success() {
+        return Err(format!("{what} from {token_url}: {}", answer.failure()));
+    }
+    answer
+        .json()?
+        .get("access_token")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("{token_url} returned no access_token"))
+}
+
 /// Percent-encoding for form fields (RFC 3986 unreserved kept).
 pub fn form_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -171,19 +171,7 @@ impl Upstream {
             .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
             .collect();
         let request = builder.body(Full::new(Bytes::from(body.join("&"))))?;
-        let exchange = async {
-            let response = self.client.request(request).await?;
-            let status = response.status();
-            let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|e| anyhow::anyhow!("reading the answer: {e}"))?
-                .to_bytes();
-            anyhow::Ok((status, body))
-        };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| anyhow::anyhow!("{url} did not answer within {} s", self.timeout.as_secs()))??;
+        let (status, body) = self.exchange(url, request).await?;
         let value: Value =
             serde_json::from_slice(&body).map_err(|_| anyhow::anyhow!("{url} answered HTTP {status} without JSON"))?;
         if !status.is_success() {
@@ -196,11 +184,8 @@ impl Upstream {
         Ok(value)
     }
 
-    async fn get_json(&self, url: &str, bearer: &str) -> anyhow::Result<Value> {
-        let request = Request::get(url)
-            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
-            .header(header::ACCEPT, "application/json")
-            .body(Full::new(Bytes::new()))?;
+    /// Sends `request` and reads its answer, within the timeout and size cap.
+    async fn exchange(&self, url: &str, request: Request<Full<Bytes>>) -> anyhow::Result<(http::StatusCode, Bytes)> {
         let exchange = async {
             let response = self.client.request(request).await?;
             let status = response.status();
@@ -211,9 +196,17 @@ impl Upstream {
                 .to_bytes();
             anyhow::Ok((status, body))
         };
-        let (status, body) = tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| anyhow::anyhow!("{url} did not answer in time"))??;
+            .map_err(|_| anyhow::anyhow!("{url} did not answer within {} s", self.timeout.as_secs()))?
+    }
+
+    async fn get_json(&self, url: &str, bearer: &str) -> anyhow::Result<Value> {
+        let request = Request::get(url)
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .header(header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::new()))?;
+        let (status, body) = self.exchange(url, request).await?;
         if !status.is_success() {
             anyhow::bail!("{url} answered HTTP {status}");
         }
