@@ -339,6 +339,12 @@ pub struct FacadeArgs {
     /// addresses (tests and development only).
     #[arg(long, env = "FACADE_CIMD_PRIVATE_ADDRESSES", default_value_t = false)]
     pub facade_cimd_private_addresses: bool,
+    /// New clients (registrations and first metadata-document clients,
+    /// each a translator run, which may create an upstream client) this
+    /// process accepts per minute; more get 429 with Retry-After. 0: no
+    /// limit.
+    #[arg(long, env = "FACADE_REGISTRATIONS_PER_MINUTE", default_value_t = 30)]
+    pub facade_registrations_per_minute: u32,
     /// Lifetime of our access tokens, in seconds.
     #[arg(long, env = "FACADE_ACCESS_TOKEN_TTL_SECONDS", default_value_t = 900)]
     pub facade_access_token_ttl_seconds: u64,

@@ -109,6 +109,7 @@ async fn chart_with_every_option_renders_and_is_accepted() {
         ("FACADE_UPSTREAM_PARAMS", "audience=https://api.example.com"),
         ("FACADE_SIGNING_KEY_FILE", "/etc/cnpg-mcp/facade/signing-key.pem"),
         ("FACADE_CIMD", "true"),
+        ("FACADE_REGISTRATIONS_PER_MINUTE", "12"),
         ("FACADE_CIMD_ALLOWED_HOSTS", "claude.ai,app.example.com"),
         (
             "FACADE_TRANSLATOR_GRANT",

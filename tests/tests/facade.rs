@@ -431,19 +431,40 @@ async fn without_the_initial_access_token_registration_fails_with_the_idps_reaso
             &registration_url,
             "--dcr-initial-access-token",
             INITIAL_ACCESS_TOKEN,
+            "--facade-registrations-per-minute",
+            "2",
         ],
         "[http]\nprivate_addresses = false\n",
     );
     wait_ready(closed.port).await;
-    let (status, body) = register(
+    let public_client = json!({"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"});
+    for _ in 0..2 {
+        let (status, body) = register(closed.port, &public_client).await;
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body["error_description"].as_str().unwrap().contains("private"),
+            "{body}"
+        );
+    }
+    // Past FACADE_REGISTRATIONS_PER_MINUTE, registration waits: 429 with
+    // Retry-After, and the translator does not run.
+    let reply = request(
         closed.port,
-        &json!({"redirect_uris": [CLIENT_REDIRECT], "token_endpoint_auth_method": "none"}),
+        "POST",
+        "/register",
+        &[("content-type", "application/json")],
+        public_client.to_string().into_bytes(),
     )
     .await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body["error_description"].as_str().unwrap().contains("private"),
-        "{body}"
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    let retry: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "Retry-After {retry}");
+    let body: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(body["error"], json!("temporarily_unavailable"), "{body}");
+    assert_eq!(
+        closed.server.log_text().matches("\"registration refused\"").count(),
+        2,
+        "the translator ran for the third registration"
     );
 }
 

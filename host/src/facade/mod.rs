@@ -68,6 +68,9 @@ pub struct FacadeSettings {
     pub refresh_token_ttl: Duration,
     /// How long a registered client is kept.
     pub client_ttl: Duration,
+    /// New clients (translator runs) per minute in this process; 0: no
+    /// limit.
+    pub registrations_per_minute: u32,
     pub username_claim: String,
     pub groups_claim: String,
     pub leeway_seconds: u64,
@@ -157,6 +160,8 @@ pub struct OAuthError {
     pub code: &'static str,
     pub description: String,
     pub status: StatusCode,
+    /// Seconds to wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -171,6 +176,7 @@ impl OAuthError {
             code,
             description: description.into(),
             status,
+            retry_after: None,
         }
     }
 
@@ -193,7 +199,47 @@ impl OAuthError {
                 HeaderValue::from_static("Basic realm=\"cnpg-mcp\""),
             );
         }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
+    }
+}
+
+/// A token bucket: up to `per_minute` events at once, refilled at
+/// `per_minute` a minute.
+pub struct RateLimit {
+    per_minute: u32,
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl RateLimit {
+    pub fn per_minute(per_minute: u32) -> RateLimit {
+        RateLimit {
+            per_minute,
+            state: std::sync::Mutex::new((f64::from(per_minute), std::time::Instant::now())),
+        }
+    }
+
+    /// Takes one event, or says how many seconds until one is available.
+    pub fn take(&self) -> Result<(), u64> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let rate = f64::from(self.per_minute) / 60.0;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let (tokens, last) = *state;
+        let tokens = (tokens + now.duration_since(last).as_secs_f64() * rate).min(f64::from(self.per_minute));
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            Ok(())
+        } else {
+            *state = (tokens, now);
+            Err(((1.0 - tokens) / rate).ceil() as u64)
+        }
     }
 }
 
@@ -364,6 +410,8 @@ pub struct Facade {
     secure: bool,
     /// Client ID Metadata Documents, when accepted.
     cimd: Option<cimd::CimdSettings>,
+    /// New clients (translator runs) this process sets up per minute.
+    registrations: RateLimit,
     /// A lock per metadata-document URL being fetched, so concurrent
     /// first requests of one client fetch once and run the translator once.
     cimd_setup: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -384,6 +432,7 @@ impl Facade {
             .map_err(|e| anyhow::anyhow!("facade issuer `{}` is not a URL: {e}", settings.issuer))?;
         let base = parsed.path().trim_end_matches('/').to_string();
         let secure = parsed.scheme_str() == Some("https");
+        let registrations = RateLimit::per_minute(settings.registrations_per_minute);
         Ok(Facade {
             sealer: Sealer::for_key(&key),
             settings,
@@ -394,6 +443,7 @@ impl Facade {
             base,
             secure,
             cimd,
+            registrations,
             cimd_setup: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
@@ -587,6 +637,20 @@ impl Facade {
     /// Runs the translator for a new client; answers the `upstream` part
     /// of its record (the upstream secret sealed).
     async fn translate(&self, client_id: &str, document: &Value) -> Result<Value, OAuthError> {
+        if let Err(wait) = self.registrations.take() {
+            tracing::warn!(
+                client_id,
+                limit = self.settings.registrations_per_minute,
+                "new client refused: FACADE_REGISTRATIONS_PER_MINUTE reached"
+            );
+            let mut error = OAuthError::new(
+                "temporarily_unavailable",
+                format!("too many new clients at the moment; try again in {wait} s"),
+            );
+            error.status = StatusCode::TOO_MANY_REQUESTS;
+            error.retry_after = Some(wait);
+            return Err(error);
+        }
         let upstream_metadata = self.upstream.metadata().await.unwrap_or(Value::Null);
         let registration = Registration {
             client_metadata: document.to_string(),
@@ -1939,6 +2003,18 @@ mod tests {
             "https://claude.ai:8443/cb"
         ));
         assert!(redirect_matches("https://claude.ai/cb", "https://claude.ai/cb"));
+    }
+
+    #[test]
+    fn the_rate_limit_allows_a_burst_then_says_how_long_to_wait() {
+        let limit = RateLimit::per_minute(2);
+        assert_eq!(limit.take(), Ok(()));
+        assert_eq!(limit.take(), Ok(()));
+        // Two a minute: the next one is about 30 s away.
+        let wait = limit.take().unwrap_err();
+        assert!((29..=30).contains(&wait), "{wait}");
+        let unlimited = RateLimit::per_minute(0);
+        assert!((0..1000).all(|_| unlimited.take().is_ok()));
     }
 
     #[test]

@@ -303,6 +303,7 @@ pub async fn build(
         access_token_ttl: Duration::from_secs(args.facade_access_token_ttl_seconds.max(60)),
         refresh_token_ttl: Duration::from_secs(args.facade_refresh_token_ttl_seconds.max(3600)),
         client_ttl: Duration::from_secs(args.facade_refresh_token_ttl_seconds.max(3600) * 3),
+        registrations_per_minute: args.facade_registrations_per_minute,
         username_claim: auth.username_claim.clone(),
         groups_claim: auth.groups_claim.clone(),
         leeway_seconds: auth.leeway.as_secs(),
