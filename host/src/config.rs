@@ -339,10 +339,10 @@ pub struct FacadeArgs {
     /// addresses (tests and development only).
     #[arg(long, env = "FACADE_CIMD_PRIVATE_ADDRESSES", default_value_t = false)]
     pub facade_cimd_private_addresses: bool,
-    /// New clients (registrations and first metadata-document clients,
-    /// each a translator run, which may create an upstream client) this
-    /// process accepts per minute; more get 429 with Retry-After. 0: no
-    /// limit.
+    /// New clients this process accepts per minute: registrations (each a
+    /// translator run, which may create an upstream client) and first
+    /// fetches of a metadata document URL; more get 429 with Retry-After.
+    /// 0: no limit.
     #[arg(long, env = "FACADE_REGISTRATIONS_PER_MINUTE", default_value_t = 30)]
     pub facade_registrations_per_minute: u32,
     /// Lifetime of our access tokens, in seconds.

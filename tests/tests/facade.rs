@@ -1383,10 +1383,23 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
 
     // Without the development allowance, the same loopback document is
     // refused: the host resolves 127.0.0.1 as a private address.
-    let closed = rfc7591_facade(&idp, &[], &[]).await;
+    let closed = rfc7591_facade(&idp, &["--facade-registrations-per-minute", "1"], &[]).await;
     let page = refused_authorization(closed.port, &url).await;
     assert!(page.contains("private, loopback"), "{page}");
     assert_eq!(documents.fetches("/client.json").await, 1);
+    // Each URL never seen counts as a new client, accepted or not: past
+    // FACADE_REGISTRATIONS_PER_MINUTE the next unknown URL is not fetched.
+    let (_, challenge) = pkce();
+    let reply = request(
+        closed.port,
+        "GET",
+        &authorize_path(&documents.url("/another.json"), CLIENT_REDIRECT, &challenge, "s"),
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 429, "{}", reply.body);
+    assert!(reply.body.contains("too many new clients"), "{}", reply.body);
     drop(closed);
 
     // Operators may turn metadata documents off, or limit their hosts.

@@ -131,8 +131,8 @@ fn describe(error: &HttpError, host: &str) -> String {
     }
 }
 
-/// Fetches the metadata document at `url` (checked with [`check_url`]).
-pub async fn fetch(settings: &CimdSettings, url: &str) -> Result<Fetched, String> {
+/// Checks `url` with [`check_url`] and against the allowed hosts.
+pub fn admissible(settings: &CimdSettings, url: &str) -> Result<Origin, String> {
     let origin = check_url(url)?;
     if !settings.allowed_hosts.is_empty() && !settings.allowed_hosts.contains(&origin.host) {
         return Err(format!(
@@ -140,6 +140,12 @@ pub async fn fetch(settings: &CimdSettings, url: &str) -> Result<Fetched, String
             origin.host
         ));
     }
+    Ok(origin)
+}
+
+/// Fetches the metadata document at `url` (checked with [`admissible`]).
+pub async fn fetch(settings: &CimdSettings, url: &str) -> Result<Fetched, String> {
+    let origin = admissible(settings, url)?;
     let policy = OutboundPolicy {
         purpose: "client metadata",
         allow: vec![origin.clone()],

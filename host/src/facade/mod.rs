@@ -596,6 +596,9 @@ impl Facade {
             Err(error) => return error.reply(),
         };
         let client_id = format!("mcp-{}", random_token(18));
+        if let Err(error) = self.admit_new_client(&client_id) {
+            return error.reply();
+        }
         let upstream = match self.translate(&client_id, &accepted.document).await {
             Ok(upstream) => upstream,
             Err(error) => return error.reply(),
@@ -636,21 +639,27 @@ impl Facade {
 
     /// Runs the translator for a new client; answers the `upstream` part
     /// of its record (the upstream secret sealed).
+    /// Counts one new client (a registration, or the first fetch of a
+    /// metadata document URL) against FACADE_REGISTRATIONS_PER_MINUTE.
+    fn admit_new_client(&self, client_id: &str) -> Result<(), OAuthError> {
+        let Err(wait) = self.registrations.take() else {
+            return Ok(());
+        };
+        tracing::warn!(
+            client_id,
+            limit = self.settings.registrations_per_minute,
+            "new client refused: FACADE_REGISTRATIONS_PER_MINUTE reached"
+        );
+        let mut error = OAuthError::new(
+            "temporarily_unavailable",
+            format!("too many new clients at the moment; try again in {wait} s"),
+        );
+        error.status = StatusCode::TOO_MANY_REQUESTS;
+        error.retry_after = Some(wait);
+        Err(error)
+    }
+
     async fn translate(&self, client_id: &str, document: &Value) -> Result<Value, OAuthError> {
-        if let Err(wait) = self.registrations.take() {
-            tracing::warn!(
-                client_id,
-                limit = self.settings.registrations_per_minute,
-                "new client refused: FACADE_REGISTRATIONS_PER_MINUTE reached"
-            );
-            let mut error = OAuthError::new(
-                "temporarily_unavailable",
-                format!("too many new clients at the moment; try again in {wait} s"),
-            );
-            error.status = StatusCode::TOO_MANY_REQUESTS;
-            error.retry_after = Some(wait);
-            return Err(error);
-        }
         let upstream_metadata = self.upstream.metadata().await.unwrap_or(Value::Null);
         let registration = Registration {
             client_metadata: document.to_string(),
@@ -706,6 +715,14 @@ impl Facade {
         let Some(settings) = &self.cimd else {
             return Ok(None);
         };
+        let refused = |why: String| {
+            tracing::warn!(client_id = %url, error = %why, "client metadata document refused");
+            OAuthError::new(
+                "invalid_client",
+                format!("the client metadata document at {url} cannot be used: {why}"),
+            )
+        };
+        cimd::admissible(settings, url).map_err(refused)?;
         let key = format!("client:{url}");
         let fresh = |record: &Option<Value>| {
             record
@@ -728,13 +745,12 @@ impl Facade {
             return Ok(existing);
         }
         let now = unix_now();
-        let fetched = cimd::fetch(settings, url).await.map_err(|why| {
-            tracing::warn!(client_id = %url, error = %why, "client metadata document refused");
-            OAuthError::new(
-                "invalid_client",
-                format!("the client metadata document at {url} cannot be used: {why}"),
-            )
-        })?;
+        // Fetching a URL never seen counts as a new client, accepted or not:
+        // unknown URLs cannot make this server fetch without bound.
+        if existing.is_none() {
+            self.admit_new_client(url)?;
+        }
+        let fetched = cimd::fetch(settings, url).await.map_err(refused)?;
         let accepted =
             cimd::validate_document(url, &fetched.document, &self.settings.scopes_supported).map_err(|e| {
                 tracing::warn!(client_id = %url, error = %e.description, "client metadata document refused");
