@@ -75,6 +75,9 @@ pub fn check_url(url: &str) -> Result<Origin, String> {
         return Err("a client_id URL may not contain a user name or password".into());
     }
     let origin = Origin::of_uri(&uri).ok_or("the client_id URL has no host")?;
+    if authority.starts_with('[') && origin.host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err("the client_id URL's host is not a valid IPv6 address".into());
+    }
     let path = uri.path();
     if path.is_empty() || path == "/" {
         return Err("a client_id URL must have a path (not just `/`)".into());
@@ -116,8 +119,15 @@ pub fn freshness(cache_control: Option<&str>) -> Duration {
         .clamp(MIN_FRESHNESS, MAX_FRESHNESS)
 }
 
-fn describe(error: &HttpError, host: &str) -> String {
-    match error {
+/// Why a fetch failed: (for the client, for the log). What the network
+/// said (resolvable or not, private or not, refused or silent) goes to the
+/// log only, so the answer cannot map names and ports inside the cluster.
+fn describe(error: &HttpError, host: &str) -> (String, String) {
+    let detail = match error {
+        HttpError::HttpResponseBodySize(_) => {
+            let text = format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes");
+            return (text.clone(), text);
+        }
         HttpError::HttpRequestDenied => format!("{host} is not among the hosts whose client metadata is accepted"),
         HttpError::DestinationIpProhibited => {
             format!("{host} resolves only to private, loopback or otherwise reserved addresses")
@@ -126,8 +136,23 @@ fn describe(error: &HttpError, host: &str) -> String {
         HttpError::DnsTimeout => format!("resolving {host} timed out"),
         HttpError::ConnectionRefused => format!("cannot connect to {host} (refused, unreachable or TLS failed)"),
         HttpError::HttpResponseTimeout => format!("{host} did not answer within {} s", FETCH_TIMEOUT.as_secs()),
-        HttpError::HttpResponseBodySize(_) => format!("the document is larger than {MAX_DOCUMENT_BYTES} bytes"),
         other => format!("fetching the document failed: {other:?}"),
+    };
+    (
+        format!("the document could not be fetched from {host} (the server log says why)"),
+        detail,
+    )
+}
+
+/// A value from a fetched document, made safe to quote in an answer or a
+/// log line: at most 100 characters, control characters escaped.
+fn quoted(value: &str) -> String {
+    let short: String = value.chars().take(100).collect();
+    let escaped = short.escape_debug().to_string();
+    if value.chars().count() > 100 {
+        format!("{escaped}...")
+    } else {
+        escaped
     }
 }
 
@@ -165,10 +190,11 @@ pub async fn fetch(settings: &CimdSettings, url: &str) -> Result<Fetched, String
         .body(body)
         .map_err(|e| format!("the client_id is not a usable URL: {e}"))?;
     let journal = Mutex::new(Vec::new());
-    let response = policy
-        .send(request, &journal)
-        .await
-        .map_err(|e| describe(&e, &origin.host))?;
+    let response = policy.send(request, &journal).await.map_err(|e| {
+        let (answer, detail) = describe(&e, &origin.host);
+        tracing::warn!(client_id = %url, reason = %detail, "client metadata document not fetched");
+        answer
+    })?;
     let status = response.status();
     if status.is_redirection() {
         return Err(format!(
@@ -221,7 +247,8 @@ pub fn validate_document(
         Some(id) if id == url => {}
         Some(id) => {
             return Err(invalid(format!(
-                "the document's client_id `{id}` is not the URL it was fetched from"
+                "the document's client_id `{}` is not the URL it was fetched from",
+                quoted(id)
             )));
         }
         None => return Err(invalid("the document has no client_id".into())),
@@ -244,7 +271,8 @@ pub fn validate_document(
         }
         Some(other) => {
             return Err(invalid(format!(
-                "token_endpoint_auth_method {other} is not supported for metadata-document clients (only `none`)"
+                "token_endpoint_auth_method {} is not supported for metadata-document clients (only `none`)",
+                quoted(&other.to_string())
             )));
         }
     }
@@ -273,6 +301,12 @@ mod tests {
             let error = check_url(bad).unwrap_err();
             assert!(error.contains(why), "{bad}: {error}");
         }
+        assert!(
+            check_url("https://[app.example.com]/client.json")
+                .unwrap_err()
+                .contains("IPv6")
+        );
+        assert!(check_url("https://[2001:db8::1]/client.json").is_ok());
         let long = format!("https://app.example.com/{}", "a".repeat(MAX_URL_LENGTH));
         assert!(check_url(&long).unwrap_err().contains("at most"));
         assert!(is_document_url("https://app.example.com/c"));
@@ -314,6 +348,15 @@ mod tests {
             refused(json!({"redirect_uris": ["https://app.example.com/cb"]}))
                 .description
                 .contains("no client_id")
+        );
+        // What the document says is quoted short and escaped.
+        let hostile = refused(
+            json!({"client_id": format!("x\n{}", "y".repeat(500)), "redirect_uris": ["https://app.example.com/cb"]}),
+        );
+        assert!(
+            hostile.description.contains("x\\ny") && hostile.description.len() < 300,
+            "{}",
+            hostile.description
         );
         let secret =
             refused(json!({"client_id": url, "client_secret": "x", "redirect_uris": ["https://app.example.com/cb"]}));

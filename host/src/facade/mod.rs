@@ -808,7 +808,7 @@ impl Facade {
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<Value>, OAuthError> {
-        if client_id.len() > cimd::MAX_URL_LENGTH {
+        if client_id.len() > cimd::MAX_URL_LENGTH || (self.cimd.is_none() && cimd::is_document_url(client_id)) {
             return Ok(None);
         }
         self.store
@@ -993,17 +993,23 @@ impl Facade {
                 .ok()
                 .and_then(|u| u.host().map(str::to_string))
                 .unwrap_or_default();
-            let redirect_host = redirect_uri
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|u| u.host().map(str::to_string))
-                .unwrap_or_default();
+            let host = host.to_ascii_lowercase();
+            let parsed_redirect = redirect_uri.parse::<http::Uri>().ok();
+            let web = parsed_redirect
+                .as_ref()
+                .and_then(|u| u.scheme_str())
+                .is_some_and(|s| s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http"));
+            let redirect_host = parsed_redirect
+                .as_ref()
+                .and_then(|u| u.host())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
             let mut text = format!(
                 "<p>This client is described by <b>{host}</b> (its metadata is published at <code>{url}</code>).</p>",
                 host = html_escape(&host),
                 url = html_escape(client_id),
             );
-            if redirect_host.is_empty() {
+            if !web {
                 let scheme = redirect_uri.split(':').next().unwrap_or("");
                 text.push_str(&format!(
                     "<p><b>Note:</b> access is handed to the app that handles <code>{}:</code> links on this device. Allow only if you just started the connection from that client.</p>",
@@ -1765,14 +1771,21 @@ fn session_of(token: &str, verification: &TokenVerification) -> Option<String> {
     data.claims.get("sid").and_then(Value::as_str).map(str::to_string)
 }
 
+/// `scheme://authority` of `url` for a CSP source list; empty unless every
+/// character is one a source expression may hold (so no `;` or `,` can add
+/// directives).
 fn origin_of(url: &str) -> String {
-    match url.parse::<http::Uri>() {
+    let origin = match url.parse::<http::Uri>() {
         Ok(uri) => match (uri.scheme_str(), uri.authority()) {
             (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
-            _ => String::new(),
+            _ => return String::new(),
         },
-        Err(_) => String::new(),
-    }
+        Err(_) => return String::new(),
+    };
+    let safe = origin
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '/' | '[' | ']' | '+'));
+    if safe { origin } else { String::new() }
 }
 
 fn consent_cookie(request: &Request<Incoming>, name: &str) -> Option<String> {
@@ -2031,6 +2044,18 @@ mod tests {
         assert!((29..=30).contains(&wait), "{wait}");
         let unlimited = RateLimit::per_minute(0);
         assert!((0..1000).all(|_| unlimited.take().is_ok()));
+    }
+
+    #[test]
+    fn csp_sources_never_carry_separators() {
+        assert_eq!(
+            origin_of("https://claude.ai/api/mcp/auth_callback"),
+            "https://claude.ai"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:53682/callback"), "http://127.0.0.1:53682");
+        assert_eq!(origin_of("https://x;sandbox/cb"), "");
+        assert_eq!(origin_of("https://x,y/cb"), "");
+        assert_eq!(origin_of("com.example.app:/cb"), "");
     }
 
     #[test]

@@ -168,14 +168,34 @@ pub struct OutboundPolicy {
     pub timeout: Duration,
 }
 
+/// IPv4 carried in IPv6 (mapped, or the NAT64 well-known prefix) as IPv4;
+/// anything else as it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return IpAddr::V4(v4);
+            }
+            let segments = v6.segments();
+            if segments[0] == 0x64 && segments[1] == 0xff9b && segments[2..6] == [0, 0, 0, 0] {
+                let o = v6.octets();
+                return IpAddr::V4(std::net::Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            ip
+        }
+        v4 => v4,
+    }
+}
+
 /// Addresses no translator reaches without `private_addresses`: loopback,
 /// RFC 1918, link-local (cloud metadata), CGNAT, unique-local, unspecified,
-/// multicast, documentation and benchmarking ranges, and IPv4 embedded in
-/// IPv6 (mapped, NAT64) judged as IPv4.
+/// multicast, documentation, benchmarking and IETF protocol ranges, 6to4,
+/// the local-use NAT64 prefix and deprecated site-local addresses, and
+/// IPv4 embedded in IPv6 (mapped, NAT64) judged as IPv4.
 pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
+    match canonical(ip) {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
@@ -185,26 +205,21 @@ pub fn is_private(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
                 || (a == 198 && (b == 18 || b == 19))
                 || a >= 240
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private(IpAddr::V4(v4));
-            }
             let segments = v6.segments();
-            if segments[0] == 0x64 && segments[1] == 0xff9b {
-                let octets = v6.octets();
-                return is_private(IpAddr::V4(std::net::Ipv4Addr::new(
-                    octets[12], octets[13], octets[14], octets[15],
-                )));
-            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (segments[0] & 0xfe00) == 0xfc00
                 || (segments[0] & 0xffc0) == 0xfe80
+                || (segments[0] & 0xffc0) == 0xfec0
                 || (segments[0] == 0x2001 && segments[1] == 0x0db8)
+                || segments[0] == 0x2002
+                || (segments[0] == 0x64 && segments[1] == 0xff9b)
                 || segments[..6] == [0, 0, 0, 0, 0, 0]
         }
     }
@@ -216,7 +231,8 @@ impl OutboundPolicy {
     }
 
     fn usable(&self, ip: IpAddr) -> bool {
-        self.private_addresses || !(is_private(ip) || self.blocked.contains(&ip))
+        let blocked = self.blocked.iter().any(|b| canonical(*b) == canonical(ip));
+        self.private_addresses || !(is_private(ip) || blocked)
     }
 
     /// Resolves `origin`'s host and keeps the addresses this policy allows.
@@ -265,7 +281,10 @@ impl OutboundPolicy {
                 });
             }
         };
-        let result = self.send_checked(request, &url_without_query).await;
+        // One deadline for the name lookup and the exchange together.
+        let result = tokio::time::timeout(self.timeout, self.send_checked(request, &url_without_query))
+            .await
+            .unwrap_or(Err(HttpError::HttpResponseTimeout));
         match &result {
             Ok(response) => record(Ok(response.status().as_u16())),
             Err(error) => record(Err(format!("{error:?}"))),
@@ -438,13 +457,32 @@ mod tests {
             "fe80::1",
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:c000:204::1",
+            "fec0::1",
+            "192.0.0.8",
             "::",
         ] {
             assert!(is_private(private.parse().unwrap()), "{private} counts as private");
         }
-        for public in ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
             assert!(!is_private(public.parse().unwrap()), "{public} counts as public");
         }
+        // A blocked address stays blocked in its IPv6 spellings.
+        let policy = OutboundPolicy {
+            blocked: vec!["203.0.113.7".parse().unwrap(), "8.8.4.4".parse().unwrap()],
+            ..OutboundPolicy::default()
+        };
+        for spelling in ["8.8.4.4", "::ffff:8.8.4.4", "64:ff9b::808:404"] {
+            assert!(!policy.usable(spelling.parse().unwrap()), "{spelling} is blocked");
+        }
+        assert!(policy.usable("8.8.8.8".parse().unwrap()));
     }
 
     #[test]
