@@ -426,6 +426,27 @@ pub struct ExternalClients {
     pub python: PathBuf,
 }
 
+/// Runs `clients/python_sdk_client.py` (the official Python SDK) with
+/// `args` and returns the JSON summary it prints; panics with its output
+/// when it fails.
+pub fn python_sdk(args: &[&str]) -> Value {
+    let clients = ExternalClients::get();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
+    let output = Command::new(&clients.python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run the Python SDK client");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "python client failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
 impl ExternalClients {
     /// Panics with instructions when the clients are not installed: these
     /// tests must run, not skip.

@@ -25,15 +25,7 @@ fn run(command: &mut Command) -> String {
 }
 
 fn python_http(server: &Server, mode: &str, tool: &str, arguments: Value) -> Value {
-    let clients = ExternalClients::get();
-    let out = run(Command::new(&clients.python).arg(script()).args([
-        "http",
-        &server.url(),
-        mode,
-        tool,
-        &arguments.to_string(),
-    ]));
-    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    cnpg_mcp_tests::python_sdk(&["http", &server.url(), mode, tool, &arguments.to_string()])
 }
 
 fn echo_server() -> (Server, cnpg_mcp_tests::tempdir::TempDir) {

@@ -1218,20 +1218,7 @@ fn components_inspect_shows_each_tools_schema_and_the_grant() {
 /// The official Python SDK as a client that supports elicitation and
 /// answers every request with `answer`.
 fn python_eliciting(url: &str, mode: &str, answer: &str, tool: &str, arguments: &Value) -> Value {
-    let clients = cnpg_mcp_tests::ExternalClients::get();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
-    let output = std::process::Command::new(&clients.python)
-        .arg(script)
-        .args(["http-elicit", url, mode, answer, tool, &arguments.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "client failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap()
+    cnpg_mcp_tests::python_sdk(&["http-elicit", url, mode, answer, tool, &arguments.to_string()])
 }
 
 #[tokio::test(flavor = "multi_thread")]

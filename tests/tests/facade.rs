@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use cnpg_mcp_tests::idp::{INITIAL_ACCESS_TOKEN, Idp, IdpOptions};
 use cnpg_mcp_tests::tempdir::TempDir;
-use cnpg_mcp_tests::{ExternalClients, Reply, Server, Session, free_port, request};
+use cnpg_mcp_tests::{ExternalClients, Reply, Server, Session, free_port, python_sdk, request};
 use serde_json::{Value, json};
 
 const CLIENT_REDIRECT: &str = "http://127.0.0.1:53682/callback";
@@ -112,19 +112,6 @@ async fn wait_ready(port: u16) {
         assert!(Instant::now() < deadline, "not ready: {}", reply.body);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn python(args: &[&str]) -> Value {
-    let clients = ExternalClients::get();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
-    let output = Command::new(&clients.python).arg(script).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "python client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 /// `http://127.0.0.1:PORT/path?q` -> (PORT, "/path?q").
@@ -231,6 +218,11 @@ fn pkce() -> (String, String) {
     (verifier, challenge)
 }
 
+/// GET of an /authorize URL from [`authorize_path`].
+async fn authorize(port: u16, path: &str) -> Reply {
+    request(port, "GET", path, &[], Vec::new()).await
+}
+
 fn authorize_path(client_id: &str, redirect: &str, challenge: &str, state: &str) -> String {
     format!(
         "/authorize?response_type=code&client_id={}&redirect_uri={}&code_challenge={}&code_challenge_method=S256&state={}&scope=openid",
@@ -292,12 +284,9 @@ async fn token(port: u16, fields: &[(&str, &str)]) -> (u16, Value) {
 /// Runs the whole flow for `client_id`; returns the token answer.
 async fn sign_in(facade: &Facade, client_id: &str) -> Value {
     let (verifier, challenge) = pkce();
-    let page = request(
+    let page = authorize(
         facade.port,
-        "GET",
         &authorize_path(client_id, CLIENT_REDIRECT, &challenge, "s1"),
-        &[],
-        Vec::new(),
     )
     .await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -373,7 +362,7 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_inj
         assert!(methods.contains(&json!("none")) && methods.contains(&json!("client_secret_post")));
     }
 
-    let out = python(&["oauth", &facade.resource, "legacy", "get_session_info", "{}"]);
+    let out = python_sdk(&["oauth", &facade.resource, "legacy", "get_session_info", "{}"]);
     assert_eq!(out["consent_pages"], json!(1), "{out}");
     assert_eq!(out["authorization_response_iss"], json!(facade.issuer), "{out}");
     let caller = &out["structured"]["caller"];
@@ -514,7 +503,7 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_static() {
         &[("FACADE_UPSTREAM_CLIENT_SECRET", secret)],
     );
     wait_ready(port).await;
-    let out = python(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
+    let out = python_sdk(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
     assert_eq!(out["consent_pages"], json!(1), "{out}");
     assert_eq!(out["structured"]["caller"]["issuer"], json!(issuer), "{out}");
     assert_eq!(out["structured"]["caller"]["username"], json!("alice"), "{out}");
@@ -560,24 +549,14 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
 
     // Unregistered or changed redirect URI: an error page, no redirect.
     for redirect in ["http://127.0.0.1:53682/other", "https://evil.example.com/callback"] {
-        let reply = request(
-            facade.port,
-            "GET",
-            &authorize_path(&client, redirect, &challenge, "s"),
-            &[],
-            Vec::new(),
-        )
-        .await;
+        let reply = authorize(facade.port, &authorize_path(&client, redirect, &challenge, "s")).await;
         assert_eq!(reply.status, 400, "{redirect}: {}", reply.body);
         assert!(reply.headers.get("location").is_none(), "{redirect} was redirected to");
     }
     // A loopback redirect may change its port (RFC 8252).
-    let page = request(
+    let page = authorize(
         facade.port,
-        "GET",
         &authorize_path(&client, "http://127.0.0.1:40001/callback", &challenge, "s"),
-        &[],
-        Vec::new(),
     )
     .await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -600,14 +579,7 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
 
     // The consent page cannot be framed and its form needs the cookie and
     // the CSRF token of this very page; a transaction is answered once.
-    let page = request(
-        facade.port,
-        "GET",
-        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st")).await;
     assert_eq!(page.status, 200);
     let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
@@ -638,14 +610,7 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
     )
     .await;
     assert_eq!(again.status, 400, "a transaction is answered once: {}", again.body);
-    let page = request(
-        facade.port,
-        "GET",
-        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st")).await;
     let wrong_csrf = post_form(
         facade.port,
         "/authorize/consent",
@@ -659,14 +624,7 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
     .await;
     assert_eq!(wrong_csrf.status, 403, "{}", wrong_csrf.body);
     // Deny: access_denied back to the client.
-    let page = request(
-        facade.port,
-        "GET",
-        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st")).await;
     let denied = post_form(
         facade.port,
         "/authorize/consent",
@@ -684,14 +642,7 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
     );
 
     // The full flow; the authorization response carries our iss and state.
-    let page = request(
-        facade.port,
-        "GET",
-        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st")).await;
     let (callback, back) = approve_and_sign_in(&facade, &page).await;
     assert_eq!(query_param(&back, "iss"), Some(facade.issuer.clone()));
     assert_eq!(query_param(&back, "state").as_deref(), Some("st"));
@@ -732,14 +683,7 @@ async fn the_facade_refuses_what_rfc_and_mcp_clients_rely_on_it_to_refuse() {
     );
 
     // A code redeemed by another client.
-    let page = request(
-        facade.port,
-        "GET",
-        &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "st")).await;
     let (_, back) = approve_and_sign_in(&facade, &page).await;
     let code = query_param(&back, "code").unwrap();
     let (status, body) = token(
@@ -1238,14 +1182,7 @@ impl Drop for Documents {
 /// (nothing redirected); returns the page.
 async fn refused_authorization(port: u16, client_id: &str) -> String {
     let (_, challenge) = pkce();
-    let reply = request(
-        port,
-        "GET",
-        &authorize_path(client_id, CLIENT_REDIRECT, &challenge, "s"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let reply = authorize(port, &authorize_path(client_id, CLIENT_REDIRECT, &challenge, "s")).await;
     assert_eq!(reply.status, 400, "{client_id}: {}", reply.body);
     assert!(reply.headers.get("location").is_none(), "{client_id} was redirected");
     reply.body
@@ -1282,7 +1219,7 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     // client_id: no /register, the facade fetches the document, the
     // translator provides the upstream client, the user consents.
     let url = documents.url("/client.json");
-    let out = python(&["oauth-cimd", &resource, &url, "legacy", "get_session_info", "{}"]);
+    let out = python_sdk(&["oauth-cimd", &resource, &url, "legacy", "get_session_info", "{}"]);
     assert_eq!(out["registered_client"], json!(url), "{out}");
     assert_eq!(out["consent_pages"], json!(1), "{out}");
     assert_eq!(out["authorization_response_iss"], json!(issuer), "{out}");
@@ -1298,7 +1235,7 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
 
     // A second sign-in within the document's max-age uses the stored copy:
     // one fetch in all, one translator run.
-    let again = python(&["oauth-cimd", &resource, &url, "2026-07-28", "get_session_info", "{}"]);
+    let again = python_sdk(&["oauth-cimd", &resource, &url, "2026-07-28", "get_session_info", "{}"]);
     assert_eq!(again["registered_client"], json!(url), "{again}");
     assert_eq!(documents.fetches("/client.json").await, 1);
     assert_eq!(
@@ -1312,14 +1249,7 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     // The consent page names the site behind the document and warns that
     // a loopback redirect goes to a local program.
     let (_, challenge) = pkce();
-    let page = request(
-        port,
-        "GET",
-        &authorize_path(&url, CLIENT_REDIRECT, &challenge, "s"),
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let page = authorize(port, &authorize_path(&url, CLIENT_REDIRECT, &challenge, "s")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("described by <b>127.0.0.1</b>"), "{}", page.body);
     assert!(page.body.contains("a program on this computer"), "{}", page.body);
@@ -1352,12 +1282,9 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     }
     // The document's redirect URIs bind the client like registered ones.
     let (_, challenge) = pkce();
-    let reply = request(
+    let reply = authorize(
         port,
-        "GET",
         &authorize_path(&url, "https://attacker.example/cb", &challenge, "s"),
-        &[],
-        Vec::new(),
     )
     .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
@@ -1398,12 +1325,9 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     // Each URL never seen counts as a new client, accepted or not: past
     // FACADE_REGISTRATIONS_PER_MINUTE the next unknown URL is not fetched.
     let (_, challenge) = pkce();
-    let reply = request(
+    let reply = authorize(
         closed.port,
-        "GET",
         &authorize_path(&documents.url("/another.json"), CLIENT_REDIRECT, &challenge, "s"),
-        &[],
-        Vec::new(),
     )
     .await;
     assert_eq!(reply.status, 429, "{}", reply.body);

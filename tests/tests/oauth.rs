@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cnpg_mcp_tests::idp::{Idp, IdpOptions};
-use cnpg_mcp_tests::{ExternalClients, Server, Session, binary, free_port, request};
+use cnpg_mcp_tests::{ExternalClients, Server, Session, binary, free_port, python_sdk, request};
 use serde_json::{Value, json};
 
 const MACHINE: (&str, &str) = ("mcp-machine", "machine-secret");
@@ -44,19 +44,6 @@ async fn wait_ready(server: &Server) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn python(args: &[&str]) -> Value {
-    let clients = ExternalClients::get();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
-    let output = Command::new(&clients.python).arg(script).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "python client failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,7 +115,7 @@ async fn machine_tokens_from_the_real_idp_with_our_client_the_python_sdk_and_the
 
     // Python SDK with a static bearer token, both protocol modes.
     for mode in ["legacy", "2026-07-28"] {
-        let out = python(&["http-bearer", &resource, &token, mode, "get_session_info", "{}"]);
+        let out = python_sdk(&["http-bearer", &resource, &token, mode, "get_session_info", "{}"]);
         assert_eq!(out["is_error"], json!(false), "{out}");
         assert_eq!(out["structured"]["caller"]["client_id"], json!(MACHINE.0), "{out}");
     }
@@ -218,7 +205,7 @@ async fn the_python_sdk_completes_the_whole_oauth_flow_by_itself() {
     let idp = Idp::start().unwrap();
     let (server, resource) = start_server(&idp);
     wait_ready(&server).await;
-    let out = python(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
+    let out = python_sdk(&["oauth", &resource, "legacy", "get_session_info", "{}"]);
     assert_eq!(out["is_error"], json!(false), "{out}");
     let caller = &out["structured"]["caller"];
     assert_eq!(caller["issuer"], json!(idp.issuer), "{out}");
