@@ -5,8 +5,11 @@
 #   - Node 22 + the MCP conformance suite + MCP Inspector + oidc-provider, the
 #     OpenID provider of the authentication tests (tests/package.json)
 #   - a Python venv with the official MCP SDK (tests/requirements.txt)
-#   - kube-apiserver, built from Go modules (tests/kube-apiserver), for the
-#     Kubernetes test bed; etcd comes from the etcd-bin-vendored crate
+#   - the Kubernetes test bed, built from Go modules and cached outside the
+#     clone: kube-apiserver, kube-controller-manager and kube-scheduler
+#     (tests/kubernetes), the CloudNativePG operator (tests/cnpg-operator;
+#     its module also gives the CRDs), kwok (tests/kwok); etcd comes from
+#     the etcd-bin-vendored crate
 #   - helm, built from Go modules (tests/helm), for the chart tests
 #   - musl-tools, buildah, podman and runc (Debian packages) and the
 #     x86_64-unknown-linux-musl target, for the image tests
@@ -36,10 +39,12 @@ if [ ! -x "$here/.venv/bin/python" ] || [ "$(cat "$here/.venv/.requirements" 2>/
 fi
 "$here/.venv/bin/python" -c 'import mcp, importlib.metadata as m; print("mcp", m.version("mcp"))'
 
-echo "== kube-apiserver (Go build from the module proxy, cached outside the clone)"
-started=$(date +%s)
-bash "$here/kube-apiserver/build.sh"
-echo "kube-apiserver ready in $(( $(date +%s) - started )) s"
+echo "== test bed: Kubernetes, the CloudNativePG operator, kwok (Go builds from the module proxy, cached outside the clone)"
+for part in kubernetes cnpg-operator kwok; do
+  started=$(date +%s)
+  bash "$here/$part/build.sh"
+  echo "$part ready in $(( $(date +%s) - started )) s"
+done
 
 echo "== container tools and the static target (image tests)"
 rustup target add x86_64-unknown-linux-musl >/dev/null

@@ -1,7 +1,8 @@
 //! Cost of authentication.
 //! 1. Verifying one access token with a cached key (`token::validate`, the
 //!    function the HTTP layer runs per request): RS256 and ES256, p50/p99.
-//! 2. `tools/call` throughput over HTTP through the shared load script,
+//! 2. `tools/call` throughput over HTTP through the load script
+//!    `tests/benches/load/mcp-load.sh` (wrk),
 //!    without auth and with a bearer token (keys from an in-process JWKS
 //!    endpoint), and the ratio.
 //!
@@ -65,7 +66,9 @@ fn main() {
         );
     }
 
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/mcp-load.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/load/mcp-load.sh");
+    let script = std::env::var_os("MCP_LOAD_SCRIPT").map(PathBuf::from).unwrap_or(script);
+    assert!(script.is_file(), "load script not found at {}", script.display());
     let components = component_folder(&[("test_misbehave", None)]);
     let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
     let duration = std::env::var("BENCH_DURATION").unwrap_or_else(|_| "20s".into());

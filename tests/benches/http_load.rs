@@ -1,5 +1,5 @@
 //! `tools/call` end to end over HTTP on loopback, no auth, driven by the
-//! shared load script (`../shared/bench/mcp-load.sh`, wrk). Also measures
+//! load script `tests/benches/load/mcp-load.sh` (wrk). Also measures
 //! idle RSS and start-to-ready time with a warm precompile cache.
 //!
 //! `cargo bench -p cnpg-mcp-tests --bench http_load` (needs `wrk`).
@@ -20,7 +20,7 @@ fn rss_mib(pid: u32) -> f64 {
 }
 
 fn main() {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench/mcp-load.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/load/mcp-load.sh");
     let script = std::env::var_os("MCP_LOAD_SCRIPT").map(PathBuf::from).unwrap_or(script);
     assert!(script.is_file(), "load script not found at {}", script.display());
 

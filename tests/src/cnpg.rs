@@ -180,6 +180,17 @@ impl ToolServer {
         Self::start_with_kubeconfig(bed, bed.kubeconfig.to_str().unwrap(), extra_args).await
     }
 
+    /// A server with the built-in grants exactly as shipped: no image
+    /// repository, so the operator's webhook picks the PostgreSQL image.
+    pub async fn start_as_shipped(bed: &TestBed) -> ToolServer {
+        Self::start_in(
+            crate::tempdir::TempDir::new("cnpg-tools"),
+            bed.kubeconfig.to_str().unwrap(),
+            &[],
+        )
+        .await
+    }
+
     pub async fn start_with_kubeconfig(_bed: &TestBed, kubeconfig: &str, extra_args: &[&str]) -> ToolServer {
         let dir = crate::tempdir::TempDir::new("cnpg-tools");
         std::fs::write(
@@ -187,6 +198,10 @@ impl ToolServer {
             clusters_grant_with_repository(),
         )
         .unwrap();
+        Self::start_in(dir, kubeconfig, extra_args).await
+    }
+
+    async fn start_in(dir: crate::tempdir::TempDir, kubeconfig: &str, extra_args: &[&str]) -> ToolServer {
         let mut args = vec!["--components", dir.path().to_str().unwrap(), "--kubeconfig", kubeconfig];
         args.extend_from_slice(extra_args);
         let server = Server::start(&args);

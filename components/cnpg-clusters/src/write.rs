@@ -177,13 +177,29 @@ pub fn create_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
         let manifest = cluster_manifest(&a, &ns, image.as_deref());
         let target = collection(cnpg("clusters"), Some(&ns));
         let created = kube::create(&target, &manifest, a.dry_run)?;
+        let defaults = filled_in(&manifest, &created);
+        let chosen_image = created
+            .pointer("/spec/imageName")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let mut mutation = Mutation {
             action: "create".into(),
             dry_run: a.dry_run,
             request: manifest,
-            result: Some(json!({"name": a.name, "namespace": ns, "uid": kube::meta(&created, "uid")})),
+            result: Some(json!({
+                "name": a.name, "namespace": ns, "uid": kube::meta(&created, "uid"),
+                "defaults": defaults,
+            })),
             notes: vec![],
         };
+        if let Some(defaults) = defaults.as_object().filter(|d| !d.is_empty()) {
+            let fields: Vec<&str> = defaults.keys().map(String::as_str).collect();
+            mutation.notes.push(format!(
+                "Filled in by the API server and the operator's defaulting webhook (see result.defaults): {}.",
+                fields.join(", ")
+            ));
+        }
+        let image = image.or(chosen_image);
         if a.dry_run {
             return Ok(mutation.output(format!("cluster {ns}/{} is valid and would be created.", a.name)));
         }
@@ -233,6 +249,22 @@ pub fn create_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
         }
         Ok(mutation.output(summary))
     })
+}
+
+/// The top-level `spec` fields of `created` (as the API server answered,
+/// after its schema defaults and the mutating admission webhooks) that the
+/// request did not set, with their values.
+fn filled_in(request: &Value, created: &Value) -> Value {
+    let requested = request.pointer("/spec").and_then(Value::as_object);
+    let defaults: Map<String, Value> = created
+        .pointer("/spec")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| !requested.is_some_and(|r| r.contains_key(*key)))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Value::Object(defaults)
 }
 
 pub fn scale_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
@@ -468,7 +500,12 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
             notes: vec![],
         };
         if a.dry_run {
-            kube::merge_patch(&target, &shrink_patch, true)?;
+            // The operator's validation refuses any shrink (its webhook:
+            // "can't shrink existing storage"); the dry run lifts it in the
+            // same request, as the real change does in its first step.
+            let mut checked = shrink_patch.clone();
+            checked["metadata"] = disable_patch["metadata"].clone();
+            kube::merge_patch(&target, &checked, true)?;
             return Ok(mutation.output(format!(
                 "cluster {ns}/{} would shrink from {current} to {size} with {during} instances during the migration.",
                 a.name

@@ -1,12 +1,19 @@
 //! A real Kubernetes control plane for tests: etcd (from the
 //! `etcd-bin-vendored` crate) and kube-apiserver (built from Go modules by
-//! `tests/kube-apiserver/build.sh`) on free loopback ports, with a test CA,
+//! `tests/kubernetes/build.sh`) on free loopback ports, with a test CA,
 //! a serving certificate for 127.0.0.1, an admin client certificate
 //! (`system:masters`), service-account signing keys (for TokenRequest),
-//! RBAC authorization, and the CloudNativePG CRDs from `../shared/cnpg-crds`
-//! created and Established.
+//! RBAC authorization, and the CRDs of the pinned CloudNativePG module
+//! (`tests/cnpg-operator/go.mod`) and the VolumeSnapshot CRDs, created and
+//! Established.
 //!
-//! Started once per test binary ([`TestBed::shared`]). The processes are
+//! With [`Parts::Operator`] the rest of a control plane runs beside it
+//! ([`control_plane`]): kube-controller-manager, kube-scheduler, kwok with
+//! three fake nodes, the emulated volume driver ([`volumes`]) and the
+//! CloudNativePG operator itself, its admission webhooks registered.
+//!
+//! Started once per test binary ([`TestBed::shared`],
+//! [`TestBed::shared_with_operator`]). The processes are
 //! started from a keeper thread that lives as long as the test process and
 //! carry a parent-death signal, so they die with the test binary even when
 //! a test panics or the harness exits without running destructors.
@@ -30,8 +37,22 @@ use tokio::sync::OnceCell;
 use crate::free_port;
 use crate::tempdir::TempDir;
 
+pub mod control_plane;
+pub mod volumes;
+
 /// Field manager used by the test bed itself.
 const MANAGER: &str = "cnpg-mcp-testbed";
+
+/// What runs beside etcd and kube-apiserver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parts {
+    /// The API server alone: every call, validation rule and RBAC decision
+    /// is real, but nothing reacts to what is written.
+    ApiServer,
+    /// Also kube-controller-manager, kube-scheduler, kwok, the emulated
+    /// volume driver and the CloudNativePG operator with its webhooks.
+    Operator,
+}
 
 /// The running control plane.
 pub struct TestBed {
@@ -41,7 +62,13 @@ pub struct TestBed {
     pub kubeconfig: PathBuf,
     /// Folder with certificates, keys, etcd data, the API server's audit log.
     pub dir: PathBuf,
+    /// What runs beside the API server.
+    pub parts: Parts,
+    /// `https://127.0.0.1:PORT` of the operator's webhook server.
+    pub webhook_url: Option<String>,
     etcd_pid: u32,
+    /// kube-controller-manager, kube-scheduler, kwok, the operator.
+    other_pids: Vec<u32>,
     api_pid: std::sync::atomic::AtomicU32,
     api_port: u16,
     /// How kube-apiserver was started, to start it again.
@@ -55,10 +82,16 @@ const AUDIT_POLICY: &str =
     "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n";
 
 static SHARED: OnceCell<TestBed> = OnceCell::const_new();
-static CLEANUP: std::sync::OnceLock<(Vec<u32>, PathBuf)> = std::sync::OnceLock::new();
+static SHARED_WITH_OPERATOR: OnceCell<TestBed> = OnceCell::const_new();
+/// PIDs and folders of the shared beds, for [`cleanup_at_exit`].
+static CLEANUP: std::sync::Mutex<Vec<(Vec<u32>, PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
 extern "C" fn cleanup_at_exit() {
-    if let Some((pids, dir)) = CLEANUP.get() {
+    let beds = match CLEANUP.lock() {
+        Ok(beds) => beds,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    for (pids, dir) in beds.iter() {
         for pid in pids {
             // SAFETY: sends a signal to a child process this test started.
             unsafe {
@@ -69,35 +102,20 @@ extern "C" fn cleanup_at_exit() {
     }
 }
 
-/// Where the CloudNativePG CRDs are (shared/ beside the repository).
-pub fn crd_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/cnpg-crds")
-}
-
-/// The kube-apiserver binary, built (or found in the cache) by the script.
-pub fn kube_apiserver() -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os("CNPG_MCP_KUBE_APISERVER") {
-        return Ok(PathBuf::from(path));
+/// Registers a shared bed for [`cleanup_at_exit`].
+fn stop_at_exit(bed: &TestBed) {
+    let mut beds = match CLEANUP.lock() {
+        Ok(beds) => beds,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if beds.is_empty() {
+        // SAFETY: registers a plain `extern "C"` function with no captured
+        // state; it only reads a static.
+        unsafe {
+            libc::atexit(cleanup_at_exit);
+        }
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("kube-apiserver/build.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .output()
-        .context("run kube-apiserver/build.sh")?;
-    if !output.status.success() {
-        bail!(
-            "{} failed:\n{}",
-            script.display(),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let path = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    Ok(PathBuf::from(path))
+    beds.push((bed.pids(), bed.dir.clone()));
 }
 
 /// Spawns processes from a thread that outlives every test, so that the
@@ -212,12 +230,21 @@ impl TestBed {
         SHARED
             .get_or_init(|| async {
                 let bed = TestBed::start().await.unwrap_or_else(|e| panic!("test bed: {e:#}"));
-                let _ = CLEANUP.set((bed.pids(), bed.dir.clone()));
-                // SAFETY: registers a plain `extern "C"` function with no
-                // captured state; it only reads a static set before.
-                unsafe {
-                    libc::atexit(cleanup_at_exit);
-                }
+                stop_at_exit(&bed);
+                bed
+            })
+            .await
+    }
+
+    /// The whole control plane with the CloudNativePG operator, shared by
+    /// every test of this test binary that asks for it.
+    pub async fn shared_with_operator() -> &'static TestBed {
+        SHARED_WITH_OPERATOR
+            .get_or_init(|| async {
+                let bed = TestBed::start_with(Parts::Operator)
+                    .await
+                    .unwrap_or_else(|e| panic!("test bed with the operator: {e:#}"));
+                stop_at_exit(&bed);
                 bed
             })
             .await
@@ -225,10 +252,30 @@ impl TestBed {
 
     /// Starts etcd and kube-apiserver, waits until ready, creates the CRDs.
     pub async fn start() -> anyhow::Result<TestBed> {
+        TestBed::start_with(Parts::ApiServer).await
+    }
+
+    /// Starts etcd, kube-apiserver and `parts`; waits until everything is
+    /// ready (with the operator: until its defaulting webhook answers).
+    pub async fn start_with(parts: Parts) -> anyhow::Result<TestBed> {
         let started = Instant::now();
         let keep = TempDir::new("testbed");
         let dir = keep.path().to_path_buf();
-        let apiserver_bin = tokio::task::spawn_blocking(kube_apiserver).await??;
+        // Builds (or finds in the cache) what this bed runs.
+        let (kubernetes, sources, operator, kwok) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            let kubernetes = control_plane::kubernetes_binaries()?;
+            let sources = control_plane::OperatorSources::locate()?;
+            let (operator, kwok) = match parts {
+                Parts::ApiServer => (None, None),
+                Parts::Operator => (
+                    Some(control_plane::operator_binaries()?.join("manager")),
+                    Some(control_plane::kwok_binaries()?.join("kwok")),
+                ),
+            };
+            Ok((kubernetes, sources, operator, kwok))
+        })
+        .await??;
+        let apiserver_bin = kubernetes.join("kube-apiserver");
         let pki = pki()?;
         for (name, text) in [
             ("ca.crt", &pki.ca_pem),
@@ -299,11 +346,14 @@ impl TestBed {
                 b64(&pki.admin_key)
             ),
         )?;
-        let bed = TestBed {
+        let mut bed = TestBed {
             server,
             kubeconfig,
             dir,
+            parts,
+            webhook_url: None,
             etcd_pid: etcd.id(),
+            other_pids: Vec::new(),
             api_pid: std::sync::atomic::AtomicU32::new(api_pid),
             api_port,
             api_command: (apiserver_bin, args),
@@ -315,7 +365,11 @@ impl TestBed {
 
         let client = bed.client().await?;
         bed.wait_ready(&client, started + Duration::from_secs(120)).await?;
-        bed.create_crds(&client).await?;
+        bed.create_crds(&client, &sources).await?;
+        if let (Some(operator), Some(kwok)) = (operator, kwok) {
+            bed.start_operator_parts(&client, &kubernetes, &operator, &kwok, &sources, &pki.ca_pem)
+                .await?;
+        }
         eprintln!(
             "test bed ready at {} in {:?} ({})",
             bed.server,
@@ -352,16 +406,69 @@ impl TestBed {
         }
     }
 
-    /// Server-side applies every CRD and waits until all are Established.
-    async fn create_crds(&self, client: &Client) -> anyhow::Result<()> {
+    /// Starts kube-controller-manager, kube-scheduler, kwok (and its nodes),
+    /// the volume driver and the operator, registers the operator's
+    /// webhooks and waits until they answer.
+    async fn start_operator_parts(
+        &mut self,
+        client: &Client,
+        kubernetes: &Path,
+        operator: &Path,
+        kwok: &Path,
+        sources: &control_plane::OperatorSources,
+        ca_pem: &str,
+    ) -> anyhow::Result<()> {
+        let kubeconfig = self.kubeconfig.clone();
+        let dir = self.dir.clone();
+        control_plane::create_namespace(client, control_plane::OPERATOR_NAMESPACE).await?;
+        volumes::create_storage_class(client).await?;
+        let webhook_port = free_port();
+        let operator_pid = control_plane::start_operator(operator, &dir, &kubeconfig, webhook_port)?;
+        self.other_pids.push(operator_pid);
+        self.other_pids.push(control_plane::start_controller_manager(
+            &kubernetes.join("kube-controller-manager"),
+            &dir,
+            &kubeconfig,
+        )?);
+        self.other_pids.push(control_plane::start_scheduler(
+            &kubernetes.join("kube-scheduler"),
+            &dir,
+            &kubeconfig,
+        )?);
+        self.other_pids
+            .push(control_plane::start_kwok(kwok, &dir, &kubeconfig)?);
+        control_plane::create_nodes(client).await?;
+        let config =
+            Config::from_custom_kubeconfig(Kubeconfig::read_from(&kubeconfig)?, &KubeConfigOptions::default()).await?;
+        volumes::spawn(config)?;
+        let wait_dir = dir.clone();
+        tokio::task::spawn_blocking(move || control_plane::wait_for_operator(operator_pid, webhook_port, &wait_dir))
+            .await??;
+        control_plane::register_webhooks(client, sources, webhook_port, ca_pem).await?;
+        control_plane::wait_for_webhooks(client, &dir, Instant::now() + Duration::from_secs(60)).await?;
+        self.webhook_url = Some(format!("https://127.0.0.1:{webhook_port}"));
+        Ok(())
+    }
+
+    /// Server-side applies every CRD (CloudNativePG's and the VolumeSnapshot
+    /// ones) and waits until all are Established.
+    async fn create_crds(&self, client: &Client, sources: &control_plane::OperatorSources) -> anyhow::Result<()> {
         let api: Api<CustomResourceDefinition> = Api::all(client.clone());
         let mut names = Vec::new();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(crd_dir())
-            .with_context(|| format!("read {}", crd_dir().display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-            .collect();
-        files.sort();
+        let mut files = Vec::new();
+        for folder in [sources.cnpg_crds(), sources.snapshot_crds.clone()] {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(&folder)
+                .with_context(|| format!("read {}", folder.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                    // kustomization.yaml is not a CRD.
+                    name.ends_with(".yaml") && name.contains('_')
+                })
+                .collect();
+            found.sort();
+            files.extend(found);
+        }
         for file in files {
             let text = std::fs::read_to_string(&file)?;
             let crd: CustomResourceDefinition =
@@ -388,8 +495,10 @@ impl TestBed {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        if names.len() != 11 {
-            bail!("expected the 11 CloudNativePG CRDs, created {}", names.len());
+        let cnpg = names.iter().filter(|n| n.ends_with(".postgresql.cnpg.io")).count();
+        let snapshots = names.iter().filter(|n| n.ends_with(".snapshot.storage.k8s.io")).count();
+        if cnpg != 11 || snapshots != 3 {
+            bail!("expected the 11 CloudNativePG CRDs and 3 VolumeSnapshot CRDs, created {names:?}");
         }
         Ok(())
     }
@@ -426,9 +535,11 @@ impl TestBed {
             .await?)
     }
 
-    /// PIDs of etcd and kube-apiserver.
+    /// PIDs of etcd, kube-apiserver and the other parts.
     pub fn pids(&self) -> Vec<u32> {
-        vec![self.etcd_pid, self.api_pid.load(std::sync::atomic::Ordering::SeqCst)]
+        let mut pids = vec![self.etcd_pid, self.api_pid.load(std::sync::atomic::Ordering::SeqCst)];
+        pids.extend(&self.other_pids);
+        pids
     }
 
     fn signal_apiserver(&self, signal: libc::c_int) {
