@@ -13,7 +13,9 @@
 
 use std::time::{Duration, Instant};
 
-use cnpg_mcp_tests::cnpg::{ToolServer, api, clusters, databases, patch_status, pods, pvcs, read, resource, secrets};
+use cnpg_mcp_tests::cnpg::{
+    ToolServer, api, clusters, database_roles, databases, patch_status, pods, pvcs, read, resource, secrets,
+};
 use cnpg_mcp_tests::first_text;
 use cnpg_mcp_tests::testbed::TestBed;
 use kube::api::{ListParams, PostParams};
@@ -202,11 +204,20 @@ async fn create_goes_through_the_webhooks_and_the_operator_builds_the_cluster() 
     })
     .await;
     assert_eq!(status["targetPrimary"], json!("pg-1"), "{status}");
-    let result = tools
-        .ok("get_cluster_status", json!({"name": "pg", "namespace": ns}))
-        .await;
-    let text = first_text(&result);
-    assert!(text.contains("pg-1"), "{text}");
+    // The operator rewrites its status on every pass and the instance list
+    // can lag behind `instanceNames`: ask until the tool shows pg-1.
+    let deadline = Instant::now() + REACTION;
+    loop {
+        let result = tools
+            .ok("get_cluster_status", json!({"name": "pg", "namespace": ns}))
+            .await;
+        let text = first_text(&result);
+        if text.contains("pg-1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let phase = status["phase"].as_str().unwrap_or_default().to_string();
     assert!(!phase.is_empty(), "the operator reports a phase: {status}");
     let result = tools.ok("list_postgres_clusters", json!({"namespace": ns})).await;
@@ -405,6 +416,15 @@ async fn scale_resize_and_switchover_meet_the_operator() {
         )
         .await;
     assert!(text.contains("already the primary"), "{text}");
+    // With pg-1 reported primary, recycling it is refused.
+    let text = tools
+        .fails(
+            "delete_cluster_instance",
+            json!({"name": "pg", "instance": "pg-1", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("primary"), "{text}");
+    assert!(read(bed, &ns, &pods(), "pg-1").await.is_some());
     // The operator never got to create pg-2 (it waits for pg-1's instance
     // manager), so there is nothing to switch over to.
     let text = tools
@@ -452,6 +472,41 @@ async fn roles_and_databases_are_reconciled_as_far_as_the_operator_gets() {
         )
         .await;
     assert!(first_text(&result).contains("reporter"), "{}", first_text(&result));
+    // The remaining role and database tools; every Cluster update they make
+    // passes the validation webhook.
+    let result = tools
+        .ok("list_postgres_roles", json!({"cluster_name": "pg", "namespace": ns}))
+        .await;
+    assert!(first_text(&result).contains("reporter"), "{}", first_text(&result));
+    tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "reporter", "createdb": true, "namespace": ns}),
+        )
+        .await;
+    let role = read(bed, &ns, &database_roles(), "pg-reporter").await.unwrap();
+    assert_eq!(role["spec"]["createdb"], json!(true), "{role}");
+    let result = tools
+        .ok(
+            "get_postgres_database_status",
+            json!({"cluster_name": "pg", "database_name": "shop", "namespace": ns}),
+        )
+        .await;
+    assert!(first_text(&result).contains("shop"), "{}", first_text(&result));
+    tools
+        .ok(
+            "delete_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "shop", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(names(bed, &ns, &databases()).await.is_empty());
+    tools
+        .ok(
+            "delete_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "reporter", "drop_role": true,
+                   "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
 
     // Deleting the cluster: the real garbage collector removes everything
     // the operator created.
