@@ -37,3 +37,19 @@ impl Caller {
         }
     }
 }
+
+impl Caller {
+    /// Whom sessions, call slots and rate limits are counted against: the
+    /// token's issuer and subject when verified, the client's address
+    /// otherwise (behind a proxy: the proxy's), `local` without either.
+    pub fn owner_key(&self, address: Option<std::net::IpAddr>) -> String {
+        if self.verified {
+            format!("sub\n{}\n{}", self.issuer, self.subject)
+        } else {
+            match address {
+                Some(address) => format!("addr\n{address}"),
+                None => "local".to_string(),
+            }
+        }
+    }
+}

@@ -342,6 +342,7 @@ pub async fn call(args: &CallArgs) -> anyhow::Result<(String, bool)> {
     };
     let request = crate::runtime::CallRequest {
         request_id: "cli".into(),
+        share: "local".into(),
         caller: crate::caller::Caller::local(),
         progress_token: None,
         protocol_version: "2025-06-18".into(),

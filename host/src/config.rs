@@ -43,6 +43,11 @@ pub struct ComponentArgs {
     /// Calls that may run at once; further calls wait (backpressure).
     #[arg(long, env = "CNPG_MCP_MAX_CONCURRENT_CALLS", default_value_t = 64)]
     pub max_concurrent_calls: u32,
+    /// Call slots one caller (token subject, or client address without
+    /// authentication) may hold at once; its further calls queue behind
+    /// its own. 0: only the global limit.
+    #[arg(long, env = "CNPG_MCP_MAX_CALLS_PER_CALLER", default_value_t = 16)]
+    pub max_calls_per_caller: u32,
     /// Largest memory cap (MiB) a grant may give a component.
     #[arg(long, env = "CNPG_MCP_MAX_COMPONENT_MEMORY_MIB", default_value_t = 128)]
     pub max_component_memory_mib: u64,
@@ -230,6 +235,36 @@ pub struct ServeArgs {
     /// Limit for producing a response to one HTTP request, in seconds.
     #[arg(long, env = "REQUEST_TIMEOUT_SECONDS", default_value_t = 120)]
     pub request_timeout_seconds: u64,
+    /// MCP sessions held in memory; when full, the least recently used
+    /// idle one is closed (it comes back from its sealed id when used).
+    #[arg(long, env = "MAX_SESSIONS", default_value_t = 5000)]
+    pub max_sessions: usize,
+    /// MCP sessions one caller may hold (token subject, or client address
+    /// without authentication); more get 429 with Retry-After.
+    #[arg(long, env = "MAX_SESSIONS_PER_CALLER", default_value_t = 100)]
+    pub max_sessions_per_caller: usize,
+    /// A session without requests for this long is closed, in seconds.
+    #[arg(long, env = "SESSION_IDLE_SECONDS", default_value_t = 300)]
+    pub session_idle_seconds: u64,
+    /// Tool calls per minute per caller; more get 429 with Retry-After.
+    /// 0: no limit.
+    #[arg(long, env = "TOOL_CALLS_PER_MINUTE", default_value_t = 0)]
+    pub tool_calls_per_minute: u32,
+    /// A request's head must arrive within this many seconds (HTTP/1.1;
+    /// also how long a kept-alive connection waits for its next request).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECONDS", default_value_t = 15)]
+    pub http_header_timeout_seconds: u64,
+    /// A connection answering no request is closed after this many seconds
+    /// (HTTP/2, and bytes that never become a request).
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECONDS", default_value_t = 60)]
+    pub http_idle_timeout_seconds: u64,
+    /// Connections served at once; more wait in the listen queue.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes, at
+    /// least 8192; larger ones get 431.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
     /// How long SIGTERM waits for in-flight requests, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub shutdown_grace_seconds: u64,
@@ -360,5 +395,22 @@ impl ServeArgs {
 
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    pub fn session_limits(&self) -> crate::http::SessionLimits {
+        crate::http::SessionLimits {
+            max_sessions: self.max_sessions.max(1),
+            per_caller: self.max_sessions_per_caller.max(1),
+            idle: Duration::from_secs(self.session_idle_seconds.max(1)),
+        }
+    }
+
+    pub fn connection_limits(&self) -> crate::http::ConnectionLimits {
+        crate::http::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.http_header_timeout_seconds.max(1)),
+            idle_timeout: Duration::from_secs(self.http_idle_timeout_seconds.max(1)),
+            max_connections: self.max_connections.max(1),
+            max_header_bytes: self.max_header_bytes.max(8192),
+        }
     }
 }

@@ -17,6 +17,7 @@ pub mod runtime;
 pub mod server;
 pub mod telemetry;
 pub mod testkit;
+pub mod text;
 
 /// Folder with the guest components this build compiled (built-ins,
 /// conformance fixture, test components); used by tests and benchmarks.

@@ -63,6 +63,26 @@ const HELP: &[(&str, &str, &str)] = &[
         "Tool calls a component did not finish, by component and kind (trapped, timeout, out-of-memory, cpu-exhausted).",
     ),
     (
+        "cnpg_mcp_sessions_evicted_total",
+        "counter",
+        "MCP sessions closed by the server by reason (idle, capacity); they come back from their sealed id.",
+    ),
+    (
+        "cnpg_mcp_sessions_refused_total",
+        "counter",
+        "New or restored MCP sessions refused by reason (caller cap: 429, all busy: 503).",
+    ),
+    (
+        "cnpg_mcp_rate_limited_total",
+        "counter",
+        "Tool calls refused by the per-caller rate limit (429).",
+    ),
+    (
+        "cnpg_mcp_connections_closed_total",
+        "counter",
+        "HTTP connections the server closed by reason (idle, header timeout is hyper's own).",
+    ),
+    (
         "cnpg_mcp_component_instantiation_seconds",
         "histogram",
         "Time to instantiate a component for one call.",

@@ -23,6 +23,7 @@ pub fn runtime(args: &ComponentArgs) -> anyhow::Result<Runtime> {
         },
         cache_dir: args.cache_dir(),
         admission_wait: Duration::from_secs(10),
+        max_calls_per_caller: args.max_calls_per_caller,
     })
 }
 
@@ -171,6 +172,9 @@ async fn serve_http(
         request_timeout: args.request_timeout(),
         shutdown_grace: args.shutdown_grace(),
         metrics_elsewhere: args.metrics_port.is_some(),
+        sessions: args.session_limits(),
+        tool_calls_per_minute: args.tool_calls_per_minute,
+        connections: args.connection_limits(),
     };
     let readiness = Arc::new(Readiness::default());
     if let Some(port) = args.metrics_port {

@@ -178,6 +178,7 @@ fn main() {
         runtime.install(runtime.build_registry(vec![source]).await.unwrap());
         let request = |n: usize| CallRequest {
             request_id: format!("bench-{n}"),
+            share: "local".into(),
             caller: verified(),
             progress_token: None,
             protocol_version: "2025-06-18".into(),

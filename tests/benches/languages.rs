@@ -23,6 +23,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn request(n: u64) -> CallRequest {
     CallRequest {
         request_id: format!("bench-{n}"),
+        share: "local".into(),
         caller: Caller::local(),
         progress_token: None,
         protocol_version: "2025-06-18".into(),

@@ -58,7 +58,9 @@ pub mod idp;
 pub mod cnpg;
 pub mod deploy;
 /// Minimal self-deleting temporary folder (no extra dependency).
+pub mod fuzz;
 pub mod jwt;
+pub mod soak;
 pub mod stub_idp;
 pub mod testbed;
 

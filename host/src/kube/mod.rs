@@ -117,8 +117,32 @@ impl Target {
         }
     }
 
-    fn request(&self) -> kube::core::Request {
-        kube::core::Request::new(DynamicObject::url_path(&self.api_resource(), self.namespace.as_deref()))
+    /// Every part that becomes a path segment, checked with
+    /// [`check_segment`].
+    pub fn checked(&self) -> Result<(), KubeFailure> {
+        if !self.group.is_empty() {
+            check_segment("group", &self.group)?;
+        }
+        check_segment("version", &self.version)?;
+        check_segment("resource", &self.resource)?;
+        for (what, value) in [
+            ("namespace", &self.namespace),
+            ("name", &self.name),
+            ("subresource", &self.subresource),
+        ] {
+            if let Some(value) = value {
+                check_segment(what, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn request(&self) -> Result<kube::core::Request, KubeFailure> {
+        self.checked()?;
+        Ok(kube::core::Request::new(DynamicObject::url_path(
+            &self.api_resource(),
+            self.namespace.as_deref(),
+        )))
     }
 
     fn name(&self) -> Result<&str, KubeFailure> {
@@ -126,6 +150,48 @@ impl Target {
             .as_deref()
             .ok_or_else(|| KubeFailure::local("BadRequest", "this operation needs a name".into()))
     }
+}
+
+/// A name, namespace, resource, ... as one path segment of a request.
+/// The URL is assembled by formatting, so a value must never be able to
+/// change which path (or query) is asked for: the API server's own rule
+/// refuses `.`, `..` and values with `/` or `%`; here also `?` and `#`,
+/// anything but visible ASCII, and more than 253 characters (the longest
+/// Kubernetes name).
+pub fn check_segment(what: &str, value: &str) -> Result<(), KubeFailure> {
+    let problem = if value.is_empty() {
+        "is empty"
+    } else if value.len() > 253 {
+        "is longer than 253 characters"
+    } else if value == "." || value == ".." {
+        "may not be `.` or `..`"
+    } else if value.contains(['/', '%', '?', '#']) {
+        "may not contain `/`, `%`, `?` or `#`"
+    } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        "may contain only visible ASCII characters"
+    } else {
+        return Ok(());
+    };
+    Err(KubeFailure::local(
+        "BadRequest",
+        format!("the {what} `{}` {problem}", crate::text::shown(value)),
+    ))
+}
+
+/// A name that goes into a field selector (`...name=NAME`): a path
+/// segment without the selector's own syntax (`,`, `=`, `!`, `\\`).
+fn selector_name(name: &str) -> Result<(), KubeFailure> {
+    check_segment("name", name)?;
+    if name.contains([',', '=', '!', '\\']) {
+        return Err(KubeFailure::local(
+            "BadRequest",
+            format!(
+                "the name `{}` may not contain `,`, `=`, `!` or `\\`",
+                crate::text::shown(name)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -508,7 +574,7 @@ impl KubeCall {
 
     pub async fn get(&self, target: &Target) -> Result<String, KubeFailure> {
         let name = target.name()?;
-        let builder = target.request();
+        let builder = target.request()?;
         let request = match &target.subresource {
             Some(sub) => builder.get_subresource(sub, name),
             None => builder.get(name, &Default::default()),
@@ -532,7 +598,7 @@ impl KubeCall {
             continue_token: continue_token.map(str::to_string),
             ..ListParams::default()
         };
-        let request = target.request().list(&params).map_err(bad_request)?;
+        let request = target.request()?.list(&params).map_err(bad_request)?;
         Self::text(self.exchange("list", target, request).await?)
     }
 
@@ -555,7 +621,7 @@ impl KubeCall {
             dry_run,
             field_manager: Some(manager.to_string()),
         };
-        let builder = target.request();
+        let builder = target.request()?;
         let body = Self::object(manifest)?;
         let request = match (&target.subresource, &target.name) {
             (Some(sub), Some(name)) => builder.create_subresource(sub, name, &params, body),
@@ -577,7 +643,7 @@ impl KubeCall {
             field_manager: Some(manager.to_string()),
         };
         let name = target.name()?;
-        let builder = target.request();
+        let builder = target.request()?;
         let body = Self::object(manifest)?;
         let request = match &target.subresource {
             Some(sub) => builder.replace_subresource(sub, name, &params, body),
@@ -611,7 +677,7 @@ impl KubeCall {
                 Patch::Apply(manifest)
             }
         };
-        let builder = target.request();
+        let builder = target.request()?;
         let request = match &target.subresource {
             Some(sub) => builder.patch_subresource(sub, name, &params, &patch),
             None => builder.patch(name, &params, &patch),
@@ -633,13 +699,14 @@ impl KubeCall {
             preconditions,
             ..DeleteParams::default()
         };
-        let request = target.request().delete(name, &params).map_err(bad_request)?;
+        let request = target.request()?.delete(name, &params).map_err(bad_request)?;
         Self::text(self.exchange("delete", target, request).await?)
     }
 
     /// Events whose involvedObject is `target` (core/v1 events).
     pub async fn events(&self, target: &Target) -> Result<String, KubeFailure> {
         let name = target.name()?;
+        selector_name(name)?;
         let events = Target {
             group: String::new(),
             version: "v1".into(),
@@ -679,7 +746,7 @@ impl KubeCall {
         let mut base = pods.clone();
         base.name = None;
         base.subresource = None;
-        let request = base.request().logs(name, &params).map_err(bad_request)?;
+        let request = base.request()?.logs(name, &params).map_err(bad_request)?;
         let body = self.exchange("get", &pods, request).await?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }

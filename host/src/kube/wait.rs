@@ -109,6 +109,7 @@ impl KubeCall {
         observe: &mut (dyn FnMut(Option<&str>) + Send),
     ) -> Result<WatchEnd, KubeFailure> {
         let name = target.name()?;
+        super::selector_name(name)?;
         let collection = Target {
             name: None,
             subresource: None,
@@ -118,7 +119,7 @@ impl KubeCall {
             .fields(&format!("metadata.name={name}"))
             .timeout(290);
         let request = collection
-            .request()
+            .request()?
             .watch(&params, version)
             .map_err(super::bad_request)?;
         let mut body = self.open_stream("watch", target, request).await?;

@@ -30,10 +30,15 @@ use tokio::sync::mpsc;
 use crate::caller::Caller;
 use crate::runtime::registry::Registry;
 use crate::runtime::{CallError, CallRequest, InputRequest, Runtime};
+pub use crate::text::{bounded, shown};
 use convert::Listings;
 use peer::{InputMode, McpPeer, StatelessInputs};
 
 pub use rmcp;
+
+/// Longest failure message of a tool result (Kubernetes and schema
+/// messages quote the input they refuse).
+const FAILURE_CHARS: usize = 4096;
 
 /// Server identity sent in `initialize` and `server/discover`.
 pub const SERVER_NAME: &str = "cnpg-mcp";
@@ -167,7 +172,7 @@ fn page<T: Clone>(items: &[T], cursor: Option<&str>, size: usize) -> Result<(Vec
             .parse::<usize>()
             .ok()
             .filter(|&n| n <= items.len())
-            .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor `{c}`"), None))?,
+            .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor `{}`", shown(c)), None))?,
     };
     let end = (start + size.max(1)).min(items.len());
     let next = (end < items.len()).then(|| end.to_string());
@@ -293,8 +298,14 @@ impl McpHandler {
             capabilities,
             input,
         };
+        let address = cx
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<std::net::SocketAddr>())
+            .map(std::net::SocketAddr::ip);
         let request = CallRequest {
             request_id: invocation.request_id.clone(),
+            share: invocation.caller.owner_key(address),
             caller: invocation.caller.clone(),
             progress_token: progress_token.as_ref().map(|t| match serde_json::to_value(t) {
                 Ok(Value::String(s)) => s,
@@ -362,8 +373,8 @@ impl McpHandler {
 fn tool_failure(error: CallError, request_id: &str) -> Result<CallToolResult, ErrorData> {
     match error {
         CallError::UnknownTool(name) => Err(ErrorData::invalid_params(
-            format!("Unknown tool: {name}"),
-            Some(json!({"name": name})),
+            format!("Unknown tool: {}", shown(&name)),
+            Some(json!({"name": shown(&name)})),
         )),
         CallError::MissingClientCapability(capability) => Err(ErrorData::new(
             ErrorCode(-32021),
@@ -377,8 +388,10 @@ fn tool_failure(error: CallError, request_id: &str) -> Result<CallToolResult, Er
                 }
                 _ => tracing::warn!(request_id, error = %other, "tool call failed"),
             }
-            let mut result =
-                CallToolResult::error(vec![ContentBlock::text(format!("{other} (request id {request_id})"))]);
+            let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
+                "{} (request id {request_id})",
+                bounded(&other.to_string(), FAILURE_CHARS)
+            ))]);
             result.is_error = Some(true);
             Ok(result)
         }
@@ -431,19 +444,19 @@ impl ServerHandler for McpHandler {
                 ErrorCode::METHOD_NOT_FOUND,
                 format!(
                     "Method not found: {} (removed in protocol revision 2026-07-28)",
-                    request.method
+                    shown(&request.method)
                 ),
                 None,
             ));
         }
         match params_problem(&request.method, request.params) {
             Some(problem) => Err(ErrorData::invalid_params(
-                format!("invalid params for {}: {problem}", request.method),
+                format!("invalid params for {}: {}", request.method, shown(&problem)),
                 None,
             )),
             None => Err(ErrorData::new(
                 ErrorCode::METHOD_NOT_FOUND,
-                format!("Method not found: {}", request.method),
+                format!("Method not found: {}", shown(&request.method)),
                 None,
             )),
         }
@@ -587,8 +600,8 @@ impl ServerHandler for McpHandler {
                 self.input_required(&invocation, requests)?,
             )),
             Err(CallError::UnknownPrompt(name)) => Err(ErrorData::invalid_params(
-                format!("Unknown prompt: {name}"),
-                Some(json!({"name": name})),
+                format!("Unknown prompt: {}", shown(&name)),
+                Some(json!({"name": shown(&name)})),
             )),
             Err(CallError::InvalidArguments { problems, .. }) => {
                 Err(ErrorData::invalid_params(problems.join("; "), None))
@@ -625,8 +638,8 @@ impl ServerHandler for McpHandler {
             Ok(values) => values,
             Err(CallError::UnknownPrompt(name)) => {
                 return Err(ErrorData::invalid_params(
-                    format!("Unknown prompt: {name}"),
-                    Some(json!({"name": name})),
+                    format!("Unknown prompt: {}", shown(&name)),
+                    Some(json!({"name": shown(&name)})),
                 ));
             }
             Err(error) => return Err(ErrorData::internal_error(error.to_string(), None)),
@@ -693,7 +706,7 @@ impl ServerHandler for McpHandler {
                 self.input_required(&invocation, requests)?,
             )),
             Err(CallError::ResourceNotFound(_)) => Err(ErrorData::resource_not_found(
-                format!("Resource not found: {}", request.uri),
+                format!("Resource not found: {}", shown(&request.uri)),
                 Some(json!({"uri": request.uri})),
             )),
             Err(error) => Err(ErrorData::internal_error(
@@ -712,7 +725,7 @@ impl ServerHandler for McpHandler {
         // is accepted for any resource that exists.
         if self.shared.runtime.registry().resource_owner(&request.uri).is_none() {
             return Err(ErrorData::resource_not_found(
-                format!("Resource not found: {}", request.uri),
+                format!("Resource not found: {}", shown(&request.uri)),
                 Some(json!({"uri": request.uri})),
             ));
         }

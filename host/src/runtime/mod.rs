@@ -1,10 +1,12 @@
 //! The component runtime: one wasmtime engine, a registry of loaded
 //! components, and a fresh, limited store for every call.
 //!
-//! Call path: admission semaphore -> argument validation against the tool's
-//! schema (no instantiation when invalid) -> fresh store (empty WASI
+//! Call path: admission (the caller's own share of the slots, queued per
+//! caller, then the server's semaphore) -> argument validation against the
+//! tool's schema (no instantiation when invalid) -> fresh store (empty WASI
 //! context, memory cap, CPU budget in epoch ticks) -> instantiate from the
-//! pre-linked component -> call -> drop the store whatever happened.
+//! pre-linked component -> call -> result size and output schema checked ->
+//! drop the store whatever happened.
 
 pub mod bindings;
 mod cache;
@@ -17,8 +19,9 @@ pub mod registry;
 pub mod sources;
 pub mod state;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -49,6 +52,10 @@ pub struct RuntimeSettings {
     /// How long a call waits for an admission permit before the server
     /// answers that it is busy.
     pub admission_wait: Duration,
+    /// Call slots one caller may hold at once (its share of
+    /// `max_concurrent_calls`); its further calls queue behind its own.
+    /// 0: no share, only the global limit.
+    pub max_calls_per_caller: u32,
 }
 
 impl Default for RuntimeSettings {
@@ -61,6 +68,7 @@ impl Default for RuntimeSettings {
             },
             cache_dir: None,
             admission_wait: Duration::from_secs(10),
+            max_calls_per_caller: 0,
         }
     }
 }
@@ -68,6 +76,9 @@ impl Default for RuntimeSettings {
 /// Everything a call needs to know about its request.
 pub struct CallRequest {
     pub request_id: String,
+    /// Whom the call counts against for its share of the call slots
+    /// ([`Caller::owner_key`]).
+    pub share: String,
     pub caller: Caller,
     /// The client's progress token, rendered as text, if it sent one.
     pub progress_token: Option<String>,
@@ -137,6 +148,68 @@ impl CallError {
     }
 }
 
+/// Largest tool result (content and structured text together) passed on
+/// to the client; a component can build far larger strings within its
+/// memory cap.
+pub const MAX_RESULT_BYTES: usize = 16 << 20;
+
+/// Bytes of text a tool's output carries.
+fn output_bytes(output: &types::ToolOutput) -> usize {
+    let content: usize = output
+        .content
+        .iter()
+        .map(|c| match c {
+            types::Content::Text(text) => text.len(),
+            types::Content::Image(blob) | types::Content::Audio(blob) => blob.data.len() + blob.mime_type.len(),
+            types::Content::EmbeddedResource(r) => {
+                r.uri.len() + r.text.as_ref().map_or(0, String::len) + r.blob.as_ref().map_or(0, String::len)
+            }
+            types::Content::Link(link) => {
+                link.uri.len() + link.name.len() + link.description.as_ref().map_or(0, String::len)
+            }
+        })
+        .sum();
+    content + output.structured.as_ref().map_or(0, String::len)
+}
+
+/// A caller's place in [`Runtime::shares`] for the length of one call;
+/// the last one out removes the caller's queue.
+struct ShareSlot<'a> {
+    runtime: &'a Runtime,
+    key: String,
+    queue: Option<Arc<Semaphore>>,
+}
+
+impl<'a> ShareSlot<'a> {
+    fn new(runtime: &'a Runtime, key: &str) -> Self {
+        let per_caller = runtime.settings.max_calls_per_caller as usize;
+        let queue = (per_caller > 0).then(|| {
+            let mut shares = runtime.shares.lock().unwrap_or_else(|p| p.into_inner());
+            shares
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(per_caller)))
+                .clone()
+        });
+        ShareSlot {
+            runtime,
+            key: key.to_string(),
+            queue,
+        }
+    }
+}
+
+impl Drop for ShareSlot<'_> {
+    fn drop(&mut self) {
+        if self.queue.take().is_none() {
+            return;
+        }
+        let mut shares = self.runtime.shares.lock().unwrap_or_else(|p| p.into_inner());
+        if shares.get(&self.key).is_some_and(|queue| Arc::strong_count(queue) == 1) {
+            shares.remove(&self.key);
+        }
+    }
+}
+
 /// The runtime: engine, linker, loaded components, admission control.
 pub struct Runtime {
     engine: Engine,
@@ -145,6 +218,9 @@ pub struct Runtime {
     cache: ArtifactCache,
     settings: RuntimeSettings,
     admission: Arc<Semaphore>,
+    /// Each caller's own queue for its share of the slots, while it has
+    /// calls running or waiting.
+    shares: Mutex<HashMap<String, Arc<Semaphore>>>,
     registry: RwLock<Arc<Registry>>,
     kube: std::sync::OnceLock<Arc<crate::kube::KubeAccess>>,
     _ticker: engine::EpochTicker,
@@ -166,6 +242,7 @@ impl Runtime {
             linker,
             cache,
             admission: Arc::new(Semaphore::new(permits)),
+            shares: Mutex::new(HashMap::new()),
             settings,
             registry: RwLock::new(Arc::new(Registry::default())),
             kube: std::sync::OnceLock::new(),
@@ -365,6 +442,13 @@ impl Runtime {
             })
             .await?;
         let output = result.map_err(tool_error)?;
+        let size = output_bytes(&output);
+        if size > MAX_RESULT_BYTES {
+            return Err(CallError::BadOutput {
+                tool: name.to_string(),
+                detail: format!("the result is {size} bytes; a tool result may have at most {MAX_RESULT_BYTES}"),
+            });
+        }
         // MCP tools: a tool that declares an output schema must return
         // structured content matching it on success.
         let structured = match output.structured {
@@ -509,7 +593,18 @@ impl Runtime {
         ) -> BoxFuture<'a, wasmtime::Result<R>>,
     {
         let wait = self.settings.admission_wait;
-        let _permit = match tokio::time::timeout(wait, self.admission.acquire()).await {
+        let deadline = tokio::time::Instant::now() + wait;
+        // First a place in the caller's own share (FIFO per caller), then a
+        // slot of the server's: one caller cannot hold every slot.
+        let share = ShareSlot::new(self, &request.share);
+        let _own = match &share.queue {
+            Some(queue) => match tokio::time::timeout_at(deadline, queue.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => return Err(CallError::Overloaded(wait)),
+            },
+            None => None,
+        };
+        let _permit = match tokio::time::timeout_at(deadline, self.admission.acquire()).await {
             Ok(Ok(permit)) => permit,
             _ => return Err(CallError::Overloaded(wait)),
         };

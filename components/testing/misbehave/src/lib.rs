@@ -51,6 +51,36 @@ fn string_field(json: &str, field: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_string())
 }
 
+/// One string member, with its JSON escapes decoded (the host has checked
+/// the arguments against the schema, so the member is a string).
+fn string_literal(json: &str, field: &str) -> Option<String> {
+    let key = format!("\"{field}\"");
+    let start = json.find(&key)? + key.len();
+    let rest = json[start..].trim_start().strip_prefix(':')?.trim_start();
+    let mut chars = rest.strip_prefix('"')?.chars();
+    let mut out = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'b' => out.push('\u{8}'),
+                'f' => out.push('\u{c}'),
+                'u' => {
+                    let code: String = chars.by_ref().take(4).collect();
+                    let unit = u32::from_str_radix(&code, 16).ok()?;
+                    // Surrogate pairs are left out: the fuzzer does not need them.
+                    out.push(char::from_u32(unit).unwrap_or('\u{fffd}'));
+                }
+                other => out.push(other),
+            },
+            c => out.push(c),
+        }
+    }
+}
+
 fn number_field(json: &str, field: &str) -> Option<u64> {
     let key = format!("\"{field}\"");
     let start = json.find(&key)? + key.len();
@@ -86,6 +116,16 @@ impl Guest for Misbehave {
                 "whoami",
                 "Returns the caller's subject from the identity import.",
                 NO_ARGS,
+            ),
+            tool(
+                "reflect",
+                "Returns its arguments as structured content and as text.",
+                r#"{"type":"object"}"#,
+            ),
+            tool(
+                "reflect_raw",
+                "Returns the string `raw`, unchecked, as structured content, and a text of `text_bytes` bytes.",
+                r#"{"type":"object","properties":{"raw":{"type":"string"},"text_bytes":{"type":"integer","minimum":0,"maximum":67108864}},"required":["raw"],"additionalProperties":false}"#,
             ),
             tool(
                 "bad_structured",
@@ -151,6 +191,20 @@ impl Guest for Misbehave {
                 let me = cnpg::mcp::identity::current();
                 debug_assert_eq!(me.subject, ctx.caller.subject);
                 Ok(text(me.subject))
+            }
+            "reflect" => Ok(ToolOutput {
+                content: vec![Content::Text(arguments.clone())],
+                structured: Some(arguments),
+                is_error: false,
+            }),
+            "reflect_raw" => {
+                let raw = string_literal(&arguments, "raw").unwrap_or_default();
+                let size = number_field(&arguments, "text_bytes").unwrap_or(0) as usize;
+                Ok(ToolOutput {
+                    content: vec![Content::Text("x".repeat(size))],
+                    structured: Some(raw),
+                    is_error: false,
+                })
             }
             "bad_structured" => Ok(ToolOutput {
                 content: vec![Content::Text("{\"count\":\"many\"}".into())],
