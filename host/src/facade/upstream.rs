@@ -68,14 +68,7 @@ impl Upstream {
 
     /// The discovered metadata, discovering now if needed.
     pub async fn metadata(&self) -> anyhow::Result<Value> {
-        if let Some(found) = self.keys.discovered() {
-            return Ok(found.metadata);
-        }
-        self.keys.refresh().await?;
-        self.keys
-            .discovered()
-            .map(|d| d.metadata)
-            .ok_or_else(|| anyhow::anyhow!("the metadata of {} is not available", self.issuer))
+        self.keys.metadata().await
     }
 
     async fn endpoint(&self, name: &str) -> anyhow::Result<String> {
