@@ -345,10 +345,7 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_inj
     .await;
     let prm: Value = serde_json::from_str(&prm.body).unwrap();
     assert_eq!(prm["authorization_servers"], json!([facade.issuer]));
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in ["/.well-known/oauth-authorization-server"] {
         let reply = request(facade.port, "GET", path, &[], Vec::new()).await;
         let metadata: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(metadata["issuer"], json!(facade.issuer), "{path}");
@@ -1360,4 +1357,28 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     let page = refused_authorization(limited.port, &url).await;
     assert!(page.contains("127.0.0.1 is not among the hosts"), "{page}");
     assert_eq!(documents.fetches("/client.json").await, 1);
+}
+
+/// Issue 19 item 6: the facade issues no ID tokens, so it publishes no
+/// OpenID discovery document (one without
+/// `id_token_signing_alg_values_supported` would break OpenID Connect
+/// Discovery section 3); its RFC 8414 document is what MCP clients read.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_facade_publishes_its_rfc_8414_metadata_and_no_openid_discovery_document() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    let metadata = request(
+        facade.port,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(metadata.status, 200, "{}", metadata.body);
+    let metadata: Value = serde_json::from_str(&metadata.body).unwrap();
+    assert_eq!(metadata["issuer"], json!(facade.issuer));
+    assert!(metadata.get("subject_types_supported").is_none(), "{metadata}");
+    let oidc = request(facade.port, "GET", "/.well-known/openid-configuration", &[], Vec::new()).await;
+    assert_eq!(oidc.status, 404, "{}", oidc.body);
 }

@@ -478,19 +478,19 @@ impl Facade {
         self.endpoint("callback")
     }
 
-    /// Whether `path` is one of ours.
+    /// Whether `path` is one of ours. There is no OpenID discovery
+    /// document: the facade issues no ID tokens, so it is no OpenID
+    /// provider, and a document without `id_token_signing_alg_values_supported`
+    /// (required by OpenID Connect Discovery section 3) would be invalid.
+    /// MCP clients read the RFC 8414 document first.
     pub fn serves(&self, path: &str) -> bool {
         let wk_as = crate::auth::fetch::well_known(&self.settings.issuer, "oauth-authorization-server");
-        let wk_oidc = crate::auth::fetch::well_known(&self.settings.issuer, "openid-configuration");
         let path_of = |url: &str| {
             url.parse::<http::Uri>()
                 .map(|u| u.path().to_string())
                 .unwrap_or_default()
         };
-        if path == path_of(&wk_as)
-            || path == path_of(&wk_oidc)
-            || path == format!("{}/.well-known/openid-configuration", self.base)
-        {
+        if path == path_of(&wk_as) {
             return true;
         }
         let Some(rest) = path.strip_prefix(&self.base) else {
@@ -502,7 +502,7 @@ impl Facade {
         )
     }
 
-    /// RFC 8414 metadata of our issuer (also served as OpenID discovery).
+    /// RFC 8414 metadata of our issuer.
     pub fn metadata(&self) -> Value {
         json!({
             "issuer": self.settings.issuer,
@@ -520,7 +520,6 @@ impl Facade {
             "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
             "authorization_response_iss_parameter_supported": true,
             "client_id_metadata_document_supported": self.cimd.is_some(),
-            "subject_types_supported": ["public"],
             "service_documentation": "https://cloudnative-pg.io/",
         })
     }
