@@ -1359,6 +1359,64 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     assert_eq!(documents.fetches("/client.json").await, 1);
 }
 
+fn text<'a>(body: &'a Value, name: &str) -> &'a str {
+    body[name].as_str().unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// Issue 19 item 6: RFC 6749 section 4.1.3 requires `redirect_uri` at the
+/// token endpoint only if the authorization request included it.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_uri_is_required_at_the_token_endpoint_only_if_the_authorization_request_had_it() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    // One registered redirect URI: /authorize may leave it out.
+    let client = register_public(facade.port).await;
+    let without_redirect = |challenge: &str| {
+        format!(
+            "/authorize?response_type=code&client_id={client}&code_challenge={challenge}&code_challenge_method=S256&state=s"
+        )
+    };
+    let code_for = async |path: String| {
+        let page = authorize(facade.port, &path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (_, back) = approve_and_sign_in(&facade, &page).await;
+        assert!(back.starts_with(CLIENT_REDIRECT), "{back}");
+        query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"))
+    };
+    let exchange = async |code: &str, verifier: &str, redirect: Option<&str>| {
+        let mut fields = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", client.as_str()),
+            ("code_verifier", verifier),
+        ];
+        if let Some(redirect) = redirect {
+            fields.push(("redirect_uri", redirect));
+        }
+        token(facade.port, &fields).await
+    };
+
+    // Left out of both: the code is exchanged.
+    let (verifier, challenge) = pkce();
+    let code = code_for(without_redirect(&challenge)).await;
+    let (status, body) = exchange(&code, &verifier, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+
+    // Left out of /authorize, another one at /token: refused.
+    let (verifier, challenge) = pkce();
+    let code = code_for(without_redirect(&challenge)).await;
+    let (status, body) = exchange(&code, &verifier, Some("http://127.0.0.1:53682/other")).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+
+    // Sent to /authorize, left out at /token: refused.
+    let (verifier, challenge) = pkce();
+    let code = code_for(authorize_path(&client, CLIENT_REDIRECT, &challenge, "s")).await;
+    let (status, body) = exchange(&code, &verifier, None).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    assert!(text(&body, "error_description").contains("redirect_uri"), "{body}");
+}
+
 /// Issue 19 item 6: the facade issues no ID tokens, so it publishes no
 /// OpenID discovery document (one without
 /// `id_token_signing_alg_values_supported` would break OpenID Connect

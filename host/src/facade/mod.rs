@@ -856,9 +856,11 @@ impl Facade {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
-        let redirect_uri = match params.one("redirect_uri") {
-            Ok(Some(uri)) => uri.to_string(),
-            Ok(None) if registered.len() == 1 => registered[0].clone(),
+        // Whether it was sent decides whether /token requires it (RFC 6749
+        // section 4.1.3).
+        let (redirect_uri, redirect_uri_sent) = match params.one("redirect_uri") {
+            Ok(Some(uri)) => (uri.to_string(), true),
+            Ok(None) if registered.len() == 1 => (registered[0].clone(), false),
             Ok(None) => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
@@ -925,6 +927,7 @@ impl Facade {
         let record = json!({
             "client_id": client_id,
             "redirect_uri": redirect_uri,
+            "redirect_uri_sent": redirect_uri_sent,
             "state": state,
             "code_challenge": challenge,
             "scope": scope,
@@ -1326,6 +1329,7 @@ impl Facade {
         let code_record = json!({
             "client_id": client_id,
             "redirect_uri": redirect_uri,
+            "redirect_uri_sent": pending["redirect_uri_sent"],
             "code_challenge": pending["code_challenge"],
             "scope": pending["scope"],
             "resource": pending["resource"],
@@ -1491,11 +1495,25 @@ impl Facade {
                 "the authorization code was issued to another client",
             ));
         }
-        if params.one("redirect_uri")? != record["redirect_uri"].as_str() {
-            return Err(OAuthError::new(
-                "invalid_grant",
-                "redirect_uri does not match the authorization request",
-            ));
+        // RFC 6749 section 4.1.3: redirect_uri is required, and must be
+        // identical, only if the authorization request included it (a client
+        // with one registered URI may leave it out of both). Records from
+        // before this rule count as sent.
+        let sent = record["redirect_uri_sent"].as_bool().unwrap_or(true);
+        match params.one("redirect_uri")? {
+            Some(presented) if Some(presented) != record["redirect_uri"].as_str() => {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "redirect_uri does not match the authorization request",
+                ));
+            }
+            None if sent => {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "redirect_uri is required: the authorization request included it",
+                ));
+            }
+            _ => {}
         }
         let verifier = params.required("code_verifier")?;
         let verifier_ok = (43..=128).contains(&verifier.len())
