@@ -1,6 +1,6 @@
 //! An in-process stand-in for an IdP's discovery and JWKS endpoints whose
 //! behaviour a test controls (keys, outages, oversized or slow answers,
-//! redirects) and whose fetches it counts. Used with tokens crafted by
+//! redirects, no metadata document at all) and whose fetches it counts. Used with tokens crafted by
 //! [`crate::jwt`] for the failure modes a real IdP cannot be made to show;
 //! the real IdP (`crate::idp`) covers the normal flows.
 
@@ -32,6 +32,8 @@ pub struct StubIdp {
     mode: Mutex<JwksMode>,
     /// Discovery answers 503 while set.
     discovery_down: std::sync::atomic::AtomicBool,
+    /// No metadata document is published: both well-known paths answer 404.
+    without_metadata: bool,
     jwks_hits: AtomicU64,
     discovery_hits: AtomicU64,
     other_hits: AtomicU64,
@@ -39,6 +41,16 @@ pub struct StubIdp {
 
 impl StubIdp {
     pub async fn start(jwks: Value) -> Arc<StubIdp> {
+        Self::start_serving(jwks, false).await
+    }
+
+    /// An IdP that publishes its JWKS at `/jwks` and no metadata document
+    /// (OpenID or RFC 8414): what `OIDC_JWKS_URI` is for.
+    pub async fn start_jwks_only(jwks: Value) -> Arc<StubIdp> {
+        Self::start_serving(jwks, true).await
+    }
+
+    async fn start_serving(jwks: Value, without_metadata: bool) -> Arc<StubIdp> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let idp = Arc::new(StubIdp {
@@ -47,6 +59,7 @@ impl StubIdp {
             jwks: Mutex::new(jwks),
             mode: Mutex::new(JwksMode::Normal),
             discovery_down: Default::default(),
+            without_metadata,
             jwks_hits: AtomicU64::new(0),
             discovery_hits: AtomicU64::new(0),
             other_hits: AtomicU64::new(0),
@@ -119,6 +132,12 @@ impl StubIdp {
                 .unwrap()
         };
         match path {
+            "/.well-known/openid-configuration" | "/.well-known/oauth-authorization-server"
+                if self.without_metadata =>
+            {
+                self.discovery_hits.fetch_add(1, Ordering::SeqCst);
+                reply(404, "{}".into())
+            }
             "/.well-known/openid-configuration" => {
                 self.discovery_hits.fetch_add(1, Ordering::SeqCst);
                 if self.discovery_down.load(Ordering::SeqCst) {

@@ -12,7 +12,10 @@
 //!   the browser and the client: redirect URI rules, consent bypass,
 //!   replayed state, PKCE, replayed codes, codes of another client, `iss`
 //!   in the authorization response, refresh rotation and reuse detection,
-//!   revocation, and what the store holds;
+//!   refused refreshes that leave their token valid, `redirect_uri` left
+//!   out, an IdP outage during a refresh, revocation, 50 concurrent uses of
+//!   one code and of one refresh token (file and Kubernetes stores), and
+//!   what the store holds;
 //! - the translator sandbox: a translator reaching outside its allowlist,
 //!   or a private address, is refused by the host.
 
@@ -68,6 +71,18 @@ fn start_facade(idp: &Idp, extra: &[&str], grant: &str) -> Facade {
 }
 
 fn start_facade_with_env(idp: &Idp, extra: &[&str], grant: &str, env: &[(&str, &str)]) -> Facade {
+    start_facade_on_store(idp, None, extra, grant, env)
+}
+
+/// Starts the server in facade mode; its store is `store_arg`
+/// (`kubernetes:NS`...) or, when `None`, a fresh folder (`Facade::store`).
+fn start_facade_on_store(
+    idp: &Idp,
+    store_arg: Option<&str>,
+    extra: &[&str],
+    grant: &str,
+    env: &[(&str, &str)],
+) -> Facade {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let resource = format!("{issuer}/mcp");
@@ -75,7 +90,9 @@ fn start_facade_with_env(idp: &Idp, extra: &[&str], grant: &str, env: &[(&str, &
     let grant_dir = TempDir::new("facade-grant");
     let grant_file = grant_dir.path().join("translator.grant.toml");
     std::fs::write(&grant_file, grant).unwrap();
-    let store_arg = format!("file:{}", store.path().display());
+    let store_arg = store_arg
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("file:{}", store.path().display()));
     let mut args = vec![
         "--oidc-issuer",
         idp.issuer.as_str(),
@@ -345,10 +362,7 @@ async fn the_python_sdk_signs_in_through_the_facade_with_dcr_rfc7591_and_the_inj
     .await;
     let prm: Value = serde_json::from_str(&prm.body).unwrap();
     assert_eq!(prm["authorization_servers"], json!([facade.issuer]));
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
+    for path in ["/.well-known/oauth-authorization-server"] {
         let reply = request(facade.port, "GET", path, &[], Vec::new()).await;
         let metadata: Value = serde_json::from_str(&reply.body).unwrap();
         assert_eq!(metadata["issuer"], json!(facade.issuer), "{path}");
@@ -1360,4 +1374,432 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     let page = refused_authorization(limited.port, &url).await;
     assert!(page.contains("127.0.0.1 is not among the hosts"), "{page}");
     assert_eq!(documents.fetches("/client.json").await, 1);
+}
+
+/// A refresh token request; the status and JSON answer.
+async fn refresh_grant(port: u16, client: &str, refresh_token: &str, extra: &[(&str, &str)]) -> (u16, Value) {
+    let mut fields = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client),
+    ];
+    fields.extend_from_slice(extra);
+    token(port, &fields).await
+}
+
+/// The status of an MCP `initialize` presenting `access_token`.
+async fn mcp_status(port: u16, access_token: &str) -> u16 {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
+        "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let authorization = format!("Bearer {access_token}");
+    request(
+        port,
+        "POST",
+        "/mcp",
+        &[
+            cnpg_mcp_tests::MCP_ACCEPT,
+            cnpg_mcp_tests::JSON_TYPE,
+            ("authorization", &authorization),
+        ],
+        body.to_string().into_bytes(),
+    )
+    .await
+    .status
+}
+
+fn text<'a>(body: &'a Value, name: &str) -> &'a str {
+    body[name].as_str().unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// Issue 19 item 6: a refused refresh leaves its token valid (RFC 6749
+/// section 6, RFC 9700 section 4.14.2: the old token is retired only once a
+/// new one is issued), and a refresh for another resource is refused as the
+/// code exchange refuses it (RFC 8707).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_refresh_leaves_the_token_valid_and_another_resource_is_an_invalid_target() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(
+        &idp,
+        &["--oidc-scope", "mcp:read", "--oidc-write-scope", "mcp:write"],
+        &[],
+    )
+    .await;
+    let client = register_public(facade.port).await;
+    let tokens = sign_in(&facade, &client).await;
+    assert_eq!(tokens["scope"], json!("mcp:read"), "{tokens}");
+    let first_access = text(&tokens, "access_token").to_string();
+    let refresh = text(&tokens, "refresh_token").to_string();
+
+    let (status, body) = refresh_grant(facade.port, &client, &refresh, &[("scope", "mcp:read mcp:write")]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_scope")), "{body}");
+    let (status, body) = refresh_grant(
+        facade.port,
+        &client,
+        &refresh,
+        &[("resource", "https://other.example.com/mcp")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_target")),
+        "{body}"
+    );
+
+    // The same token, never replaced, still works, and the grant is alive.
+    let (status, rotated) = refresh_grant(facade.port, &client, &refresh, &[]).await;
+    assert_eq!(status, 200, "the refused requests burnt the refresh token: {rotated}");
+    assert_eq!(rotated["scope"], json!("mcp:read"), "{rotated}");
+    assert_eq!(mcp_status(facade.port, &first_access).await, 200);
+    assert_eq!(mcp_status(facade.port, text(&rotated, "access_token")).await, 200);
+    // Our own resource, named, is fine.
+    let (status, again) = refresh_grant(
+        facade.port,
+        &client,
+        text(&rotated, "refresh_token"),
+        &[("resource", &facade.resource)],
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+
+    // Reuse detection still holds for a token that was replaced.
+    let (status, body) = refresh_grant(facade.port, &client, &refresh, &[]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    assert!(text(&body, "error_description").contains("already used"), "{body}");
+    let (status, body) = refresh_grant(facade.port, &client, text(&again, "refresh_token"), &[]).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "reuse revokes the whole family: {body}"
+    );
+}
+
+/// Issue 19 item 6: RFC 6749 section 4.1.3 requires `redirect_uri` at the
+/// token endpoint only if the authorization request included it.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_uri_is_required_at_the_token_endpoint_only_if_the_authorization_request_had_it() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    // One registered redirect URI: /authorize may leave it out.
+    let client = register_public(facade.port).await;
+    let without_redirect = |challenge: &str| {
+        format!(
+            "/authorize?response_type=code&client_id={client}&code_challenge={challenge}&code_challenge_method=S256&state=s"
+        )
+    };
+    let code_for = async |path: String| {
+        let page = authorize(facade.port, &path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let (_, back) = approve_and_sign_in(&facade, &page).await;
+        assert!(back.starts_with(CLIENT_REDIRECT), "{back}");
+        query_param(&back, "code").unwrap_or_else(|| panic!("no code: {back}"))
+    };
+    let exchange = async |code: &str, verifier: &str, redirect: Option<&str>| {
+        let mut fields = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", client.as_str()),
+            ("code_verifier", verifier),
+        ];
+        if let Some(redirect) = redirect {
+            fields.push(("redirect_uri", redirect));
+        }
+        token(facade.port, &fields).await
+    };
+
+    // Left out of both: the code is exchanged.
+    let (verifier, challenge) = pkce();
+    let code = code_for(without_redirect(&challenge)).await;
+    let (status, body) = exchange(&code, &verifier, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+
+    // Left out of /authorize, another one at /token: refused.
+    let (verifier, challenge) = pkce();
+    let code = code_for(without_redirect(&challenge)).await;
+    let (status, body) = exchange(&code, &verifier, Some("http://127.0.0.1:53682/other")).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+
+    // Sent to /authorize, left out at /token: refused.
+    let (verifier, challenge) = pkce();
+    let code = code_for(authorize_path(&client, CLIENT_REDIRECT, &challenge, "s")).await;
+    let (status, body) = exchange(&code, &verifier, None).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    assert!(text(&body, "error_description").contains("redirect_uri"), "{body}");
+}
+
+/// Issue 19 item 6: the facade issues no ID tokens, so it publishes no
+/// OpenID discovery document (one without
+/// `id_token_signing_alg_values_supported` would break OpenID Connect
+/// Discovery section 3); its RFC 8414 document is what MCP clients read.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_facade_publishes_its_rfc_8414_metadata_and_no_openid_discovery_document() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    let metadata = request(
+        facade.port,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(metadata.status, 200, "{}", metadata.body);
+    let metadata: Value = serde_json::from_str(&metadata.body).unwrap();
+    assert_eq!(metadata["issuer"], json!(facade.issuer));
+    assert!(metadata.get("subject_types_supported").is_none(), "{metadata}");
+    let oidc = request(facade.port, "GET", "/.well-known/openid-configuration", &[], Vec::new()).await;
+    assert_eq!(oidc.status, 404, "{}", oidc.body);
+}
+
+/// Issue 19 item 6: an upstream refresh that fails because the IdP cannot
+/// be reached keeps the grant (503 `temporarily_unavailable` with
+/// `Retry-After`, the refresh token still valid); only the IdP's refusal
+/// ends it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idp_outage_keeps_the_grant_and_only_the_idps_refusal_ends_it() {
+    // Upstream access tokens live 1 s, so every refresh of ours re-checks
+    // the upstream session.
+    let mut idp = Idp::start_with(IdpOptions {
+        dcr_token: true,
+        access_token_ttl: Some(1),
+        ..IdpOptions::default()
+    })
+    .unwrap();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    let client = register_public(facade.port).await;
+    let tokens = sign_in(&facade, &client).await;
+    let access = text(&tokens, "access_token").to_string();
+    let refresh = text(&tokens, "refresh_token").to_string();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // While the IdP is down (connection refused): retry later, twice.
+    idp.stop();
+    for attempt in 0..2 {
+        let reply = post_form(
+            facade.port,
+            "/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", &client),
+            ],
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, 503, "attempt {attempt}: {}", reply.body);
+        let body: Value = serde_json::from_str(&reply.body).unwrap();
+        assert_eq!(body["error"], json!("temporarily_unavailable"), "{body}");
+        let retry: u64 = reply.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    }
+    // The grant lives on: its access token still works.
+    assert_eq!(mcp_status(facade.port, &access).await, 200);
+    let log = facade.server.log_text();
+    assert!(log.contains("upstream refresh failed; the grant is kept"), "{log}");
+
+    // The IdP is back having forgotten its grants (its state is in
+    // memory): it refuses, and the grant ends here too.
+    idp.restart().unwrap();
+    let (status, body) = refresh_grant(facade.port, &client, &refresh, &[]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    assert!(text(&body, "error_description").contains("has ended"), "{body}");
+    let (status, body) = refresh_grant(facade.port, &client, &refresh, &[]).await;
+    assert_eq!((status, body["error"].clone()), (400, json!("invalid_grant")), "{body}");
+    // Its access tokens stop within the validation cache's 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(mcp_status(facade.port, &access).await, 401);
+}
+
+/// The store's records, as envelopes `{key, expires_at, value}`: the files
+/// of a file store, or the Secrets of a Kubernetes store in `namespace`.
+async fn stored_records(facade: &Facade, kubernetes: Option<(&kube::Client, &str)>) -> Vec<Value> {
+    match kubernetes {
+        None => std::fs::read_dir(facade.store.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                assert!(!name.starts_with(".tmp-"), "a temporary file is left: {name}");
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is half-written ({e}): {text}"))
+            })
+            .collect(),
+        Some((client, namespace)) => {
+            let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+                kube::Api::namespaced(client.clone(), namespace);
+            let list = secrets
+                .list(&kube::api::ListParams::default().labels("cnpg-mcp.io/facade-record=true"))
+                .await
+                .unwrap();
+            list.items
+                .iter()
+                .map(|secret| {
+                    let bytes = &secret.data.as_ref().unwrap()["record"].0;
+                    serde_json::from_slice(bytes).unwrap_or_else(|e| {
+                        panic!(
+                            "{:?} is half-written ({e}): {}",
+                            secret.metadata.name,
+                            String::from_utf8_lossy(bytes)
+                        )
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// The value stored under `key`, if any.
+fn record<'a>(records: &'a [Value], key: &str) -> Option<&'a Value> {
+    records.iter().find(|r| r["key"] == json!(key)).map(|r| &r["value"])
+}
+
+/// Sends the token request `fields` 50 times at once; the answers.
+async fn fifty_at_once(port: u16, fields: Vec<(String, String)>) -> Vec<(u16, Value)> {
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let fields = fields.clone();
+            tokio::spawn(async move {
+                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                token(port, &fields).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// The one 200 among `answers`; every other one is `invalid_grant`.
+fn one_winner(answers: Vec<(u16, Value)>, what: &str) -> Value {
+    let (won, lost): (Vec<_>, Vec<_>) = answers.into_iter().partition(|(status, _)| *status == 200);
+    assert_eq!(won.len(), 1, "{what}: {} requests won", won.len());
+    for (status, body) in &lost {
+        assert_eq!(
+            (*status, body["error"].clone()),
+            (400, json!("invalid_grant")),
+            "{what}: {body}"
+        );
+    }
+    won.into_iter().next().unwrap().1
+}
+
+/// 50 concurrent redemptions of one code, then 50 concurrent uses of one
+/// refresh token: exactly one of each wins, the others' reuse revokes the
+/// grant the winner got, and the store holds only whole records.
+async fn one_time_values_have_one_winner(facade: &Facade, kubernetes: Option<(&kube::Client, &str)>) {
+    use cnpg_mcp::facade::seal::digest;
+    let client = register_public(facade.port).await;
+    let owned = |fields: &[(&str, &str)]| -> Vec<(String, String)> {
+        fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+
+    let (verifier, challenge) = pkce();
+    let page = authorize(facade.port, &authorize_path(&client, CLIENT_REDIRECT, &challenge, "s")).await;
+    let (_, back) = approve_and_sign_in(facade, &page).await;
+    let code = query_param(&back, "code").unwrap();
+    let answers = fifty_at_once(
+        facade.port,
+        owned(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", &client),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &verifier),
+        ]),
+    )
+    .await;
+    let won = one_winner(answers, "one code");
+    let (status, body) = refresh_grant(facade.port, &client, text(&won, "refresh_token"), &[]).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "the replayed code did not revoke its grant: {body}"
+    );
+    assert_eq!(mcp_status(facade.port, text(&won, "access_token")).await, 401);
+    let records = stored_records(facade, kubernetes).await;
+    assert!(record(&records, &format!("code:{}", digest(&code))).is_none());
+    let used = record(&records, &format!("used-code:{}", digest(&code))).expect("the code's use is recorded");
+    let session = used["session"].as_str().unwrap();
+    assert!(
+        record(&records, &format!("session:{session}")).is_none(),
+        "the grant is revoked"
+    );
+
+    let tokens = sign_in(facade, &client).await;
+    let refresh = text(&tokens, "refresh_token").to_string();
+    let answers = fifty_at_once(
+        facade.port,
+        owned(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", &client),
+        ]),
+    )
+    .await;
+    assert!(
+        answers.iter().any(|(_, body)| body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("already used"))),
+        "no request was told of the reuse"
+    );
+    let won = one_winner(answers, "one refresh token");
+    let rotated = text(&won, "refresh_token");
+    let (status, body) = refresh_grant(facade.port, &client, rotated, &[]).await;
+    assert_eq!(
+        (status, body["error"].clone()),
+        (400, json!("invalid_grant")),
+        "the reused refresh token did not revoke its family: {body}"
+    );
+    for access in [text(&won, "access_token"), text(&tokens, "access_token")] {
+        assert_eq!(mcp_status(facade.port, access).await, 401);
+    }
+    let records = stored_records(facade, kubernetes).await;
+    assert!(record(&records, &format!("refresh:{}", digest(&refresh))).is_none());
+    let used = record(&records, &format!("used-refresh:{}", digest(&refresh))).expect("the use is recorded");
+    let session = used["session"].as_str().unwrap();
+    assert!(
+        record(&records, &format!("session:{session}")).is_none(),
+        "the grant is revoked"
+    );
+    for envelope in &records {
+        assert!(
+            envelope["key"].is_string() && envelope["expires_at"].is_u64() && envelope.get("value").is_some(),
+            "{envelope}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_file_store_gives_one_code_and_one_refresh_token_to_one_of_fifty_requests() {
+    let idp = closed_idp();
+    let facade = rfc7591_facade(&idp, &[], &[]).await;
+    one_time_values_have_one_winner(&facade, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kubernetes_store_gives_one_code_and_one_refresh_token_to_one_of_fifty_requests() {
+    let bed = cnpg_mcp_tests::testbed::TestBed::shared().await;
+    let namespace = bed.namespace("facade-race").await.unwrap();
+    let client = bed.client().await.unwrap();
+    let idp = closed_idp();
+    let registration_url = idp.registration_url();
+    let store_arg = format!("kubernetes:{namespace}");
+    let facade = start_facade_on_store(
+        &idp,
+        Some(&store_arg),
+        &[
+            "--kubeconfig",
+            bed.kubeconfig.to_str().unwrap(),
+            "--dcr-proxy-url",
+            &registration_url,
+            "--dcr-initial-access-token",
+            INITIAL_ACCESS_TOKEN,
+        ],
+        LOCAL_GRANT,
+        &[],
+    );
+    wait_ready(facade.port).await;
+    one_time_values_have_one_winner(&facade, Some((&client, &namespace))).await;
 }

@@ -476,3 +476,74 @@ async fn dcr_proxy_url_is_advertised_in_the_mirrored_metadata() {
         assert!(error.contains("DCR_PROXY_URL"), "{bad}: {error}");
     }
 }
+
+/// Issue 19 item 5: `OIDC_JWKS_URI` is for IdPs without a metadata
+/// document; given with the issuer it must be enough on its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jwks_uri_alone_replaces_discovery_for_an_idp_without_a_metadata_document() {
+    let k = keys();
+    let idp = StubIdp::start_jwks_only(jwks(&[&k.current])).await;
+    let jwks_uri = format!("{}/jwks", idp.issuer);
+    let (server, _dir) = start(&idp, &["--oidc-jwks-uri", &jwks_uri]);
+    let readiness = wait_ready(&server).await;
+    assert_eq!(readiness["status"], json!("ready"), "{readiness}");
+    assert!(idp.jwks_hits() >= 1);
+
+    // A token signed with the JWKS's key is accepted.
+    let good = k.current.sign(json!({}), &claims(&idp, "alice", "mcp:read"));
+    let reply = post(&server, Some(&format!("Bearer {good}"))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // A key the JWKS does not hold, a broken signature, another issuer:
+    // refused as anywhere else.
+    let unknown_key = k.next.sign(json!({}), &claims(&idp, "mallory", "mcp:read"));
+    let mut tampered = good.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    let mut foreign = claims(&idp, "mallory", "mcp:read");
+    foreign["iss"] = json!("https://other.test");
+    let other_issuer = k.current.sign(json!({}), &foreign);
+    for (token, what) in [
+        (unknown_key, "unknown key"),
+        (tampered, "broken signature"),
+        (other_issuer, "other issuer"),
+    ] {
+        let reply = post(&server, Some(&format!("Bearer {token}"))).await;
+        assert_eq!(reply.status, 401, "{what}: {}", reply.body);
+        assert!(
+            challenge(&reply).contains("invalid_token"),
+            "{what}: {}",
+            challenge(&reply)
+        );
+    }
+
+    // What needs the metadata degrades: the protected resource metadata
+    // still names the issuer, the IdP's metadata is simply not mirrored,
+    // and the missing document was looked for once, not per request.
+    let prm = request(
+        server.port,
+        "GET",
+        "/.well-known/oauth-protected-resource/mcp",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(prm.status, 200);
+    let prm: Value = serde_json::from_str(&prm.body).unwrap();
+    assert_eq!(prm["authorization_servers"], json!([idp.issuer]));
+    let mirror = request(
+        server.port,
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_ne!(mirror.status, 200, "nothing to mirror: {}", mirror.body);
+    assert!(
+        idp.discovery_hits() <= 2,
+        "the metadata document was looked for {} times",
+        idp.discovery_hits()
+    );
+    let log = server.log_text();
+    assert!(log.contains("no usable metadata document"), "{log}");
+}

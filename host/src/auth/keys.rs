@@ -3,6 +3,13 @@
 //! stale, and at most once per [`UNKNOWN_KID_INTERVAL`] when a token names
 //! an unknown `kid` (single flight). Cached keys keep serving while the IdP
 //! is down.
+//!
+//! With a JWKS URI given (`OIDC_JWKS_URI`) the keys need no discovery: some
+//! IdPs publish no metadata document. The document is then looked for after
+//! the keys load, at most every [`METADATA_RETRY`], only to be mirrored for
+//! clients; its absence costs nothing else. The facade's upstream cannot
+//! work without the IdP's endpoints, so its store requires the document
+//! ([`KeyStore::requiring_metadata`]).
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -17,6 +24,9 @@ pub const UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
 const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(3600);
+/// Shortest gap between two looks for a metadata document that keys do
+/// not need (one was absent or unusable).
+pub const METADATA_RETRY: Duration = Duration::from_secs(15 * 60);
 
 /// What discovery found.
 #[derive(Debug, Clone)]
@@ -33,6 +43,8 @@ struct State {
     fetched_at: Option<Instant>,
     max_age: Duration,
     last_error: Option<String>,
+    /// When the metadata was last looked for while keys did not need it.
+    metadata_looked_for: Option<Instant>,
 }
 
 pub struct KeyStore {
@@ -46,12 +58,17 @@ pub struct KeyStore {
     background: Mutex<bool>,
     /// Keys given at start (the facade's own); never fetched.
     fixed: bool,
+    /// Keys load from `jwks_override` without the metadata document.
+    metadata_optional: bool,
 }
 
 impl KeyStore {
+    /// Keys of `issuer`: from `jwks_override` when given (the metadata
+    /// document then optional), else from the `jwks_uri` discovery finds.
     pub fn new(issuer: String, jwks_override: Option<String>, fetcher: Fetcher) -> Self {
         KeyStore {
             issuer,
+            metadata_optional: jwks_override.is_some(),
             jwks_override,
             fetcher,
             state: RwLock::new(State::default()),
@@ -62,6 +79,13 @@ impl KeyStore {
         }
     }
 
+    /// The same store, not ready until the metadata document is found even
+    /// when a JWKS URI is given (for users of the IdP's endpoints).
+    pub fn requiring_metadata(mut self) -> Self {
+        self.metadata_optional = false;
+        self
+    }
+
     /// A store holding `keys` for good: no discovery, no refresh.
     pub fn fixed(issuer: String, keys: KeySet, fetcher: Fetcher) -> Self {
         let state = State {
@@ -70,6 +94,7 @@ impl KeyStore {
             fetched_at: Some(Instant::now()),
             max_age: MAX_MAX_AGE,
             last_error: None,
+            metadata_looked_for: None,
         };
         KeyStore {
             issuer,
@@ -80,6 +105,7 @@ impl KeyStore {
             refreshes: Default::default(),
             background: Mutex::new(false),
             fixed: true,
+            metadata_optional: false,
         }
     }
 
@@ -98,7 +124,10 @@ impl KeyStore {
         match (&state.fetched_at, &state.last_error) {
             (Some(_), _) => Ok(state.keys.keys.len()),
             (None, Some(error)) => Err(error.clone()),
-            (None, None) => Err(format!("Discovering the JWKS URI of {}", self.issuer)),
+            (None, None) => match (&self.jwks_override, self.metadata_optional) {
+                (Some(uri), true) => Err(format!("Fetching the JWKS of {} from {uri}", self.issuer)),
+                _ => Err(format!("Discovering the JWKS URI of {}", self.issuer)),
+            },
         }
     }
 
@@ -138,20 +167,63 @@ impl KeyStore {
         anyhow::bail!("{}", problems.join("; "))
     }
 
-    /// Discovers (once) and fetches the JWKS. On failure the cached keys
-    /// stay in use.
+    fn remember(&self, found: &Discovered) {
+        if let Ok(mut state) = self.state.write() {
+            state.discovered = Some(found.clone());
+        }
+    }
+
+    /// The IdP's metadata document, discovered now if it is not known yet.
+    pub async fn metadata(&self) -> anyhow::Result<Value> {
+        if let Some(found) = self.discovered() {
+            return Ok(found.metadata);
+        }
+        let found = self.discover().await?;
+        self.remember(&found);
+        Ok(found.metadata)
+    }
+
+    /// Looks for the metadata document the keys did not need, unless that
+    /// was done within [`METADATA_RETRY`]. Its absence is no failure.
+    async fn look_for_metadata(&self) {
+        let due = match self.state.write() {
+            Ok(mut state) if state.discovered.is_none() => {
+                let due = state
+                    .metadata_looked_for
+                    .is_none_or(|at| at.elapsed() >= METADATA_RETRY);
+                if due {
+                    state.metadata_looked_for = Some(Instant::now());
+                }
+                due
+            }
+            _ => false,
+        };
+        if !due {
+            return;
+        }
+        match self.discover().await {
+            Ok(found) => self.remember(&found),
+            Err(error) => tracing::info!(
+                issuer = %self.issuer,
+                reason = %format!("{error:#}"),
+                "no usable metadata document: keys come from OIDC_JWKS_URI alone and the IdP's metadata is not mirrored"
+            ),
+        }
+    }
+
+    /// Fetches the JWKS, after discovering where it is unless a JWKS URI was
+    /// given. On failure the cached keys stay in use.
     pub async fn refresh(&self) -> anyhow::Result<()> {
         if self.fixed {
             return Ok(());
         }
-        let discovered = match self.discovered() {
-            Some(found) => found,
-            None => match self.discover().await {
+        let jwks_uri = match (self.discovered(), &self.jwks_override) {
+            (Some(found), _) => found.jwks_uri,
+            (None, Some(uri)) if self.metadata_optional => uri.clone(),
+            (None, _) => match self.discover().await {
                 Ok(found) => {
-                    if let Ok(mut state) = self.state.write() {
-                        state.discovered = Some(found.clone());
-                    }
-                    found
+                    self.remember(&found);
+                    found.jwks_uri
                 }
                 Err(error) => {
                     let message = format!("Failed to discover JWKS URI from {}: {error:#}", self.issuer);
@@ -163,28 +235,27 @@ impl KeyStore {
             },
         };
         self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let outcome = self
-            .fetcher
-            .get_json(&discovered.jwks_uri)
-            .await
-            .and_then(|(document, max_age)| {
-                let (keys, skipped) = parse_jwks(&document);
-                if keys.is_empty() {
-                    anyhow::bail!("no usable key in {} ({})", discovered.jwks_uri, skipped.join("; "));
-                }
-                Ok((keys, skipped, max_age))
-            });
+        let outcome = self.fetcher.get_json(&jwks_uri).await.and_then(|(document, max_age)| {
+            let (keys, skipped) = parse_jwks(&document);
+            if keys.is_empty() {
+                anyhow::bail!("no usable key in {jwks_uri} ({})", skipped.join("; "));
+            }
+            Ok((keys, skipped, max_age))
+        });
         match outcome {
             Ok((keys, skipped, max_age)) => {
                 if !skipped.is_empty() {
                     tracing::warn!(skipped = %skipped.join("; "), "JWKS keys skipped");
                 }
-                tracing::info!(keys = keys.len(), jwks_uri = %discovered.jwks_uri, "JWKS loaded");
+                tracing::info!(keys = keys.len(), jwks_uri = %jwks_uri, "JWKS loaded");
                 if let Ok(mut state) = self.state.write() {
                     state.keys = Arc::new(KeySet { keys });
                     state.fetched_at = Some(Instant::now());
                     state.max_age = max_age.unwrap_or(DEFAULT_MAX_AGE).clamp(MIN_MAX_AGE, MAX_MAX_AGE);
                     state.last_error = None;
+                }
+                if self.metadata_optional {
+                    self.look_for_metadata().await;
                 }
                 Ok(())
             }

@@ -2,14 +2,16 @@
 //! providers without usable dynamic client registration.
 //!
 //! MCP clients see this server as their authorization server: our issuer
-//! (PUBLIC_URL's origin), RFC 8414 and OpenID discovery documents,
-//! `/register` (RFC 7591, the upstream client chosen by a DCR-translation
-//! component), `/authorize` with a consent page, the upstream callback,
-//! `/token` (authorization code with PKCE, refresh tokens rotated with reuse
-//! detection) and `/revoke`. Users sign in at the upstream IdP; the tokens
-//! we issue are `at+jwt` JWTs signed with the configured key, so every
-//! replica verifies every token, and they reference the upstream session
-//! that the refresh grant re-checks.
+//! (PUBLIC_URL's origin), its RFC 8414 metadata (no OpenID discovery: we
+//! issue no ID tokens), `/register` (RFC 7591, the upstream client chosen
+//! by a DCR-translation component), `/authorize` with a consent page, the
+//! upstream callback, `/token` (authorization code with PKCE, refresh
+//! tokens rotated with reuse detection and retired only when a new one is
+//! issued) and `/revoke`. Users sign in at the upstream IdP; the tokens we
+//! issue are `at+jwt` JWTs signed with the configured key, so every replica
+//! verifies every token, and they reference the upstream session that the
+//! refresh grant re-checks (an IdP outage keeps the grant; only the IdP's
+//! refusal ends it).
 //!
 //! - [`store`]: shared state (Kubernetes Secrets or files).
 //! - [`seal`]: signing key, encryption at rest, hashes.
@@ -44,6 +46,16 @@ pub use upstream::Upstream;
 const MAX_FORM_BYTES: usize = 64 * 1024;
 const TRANSACTION_TTL: Duration = Duration::from_secs(600);
 const CODE_TTL: Duration = Duration::from_secs(60);
+/// `Retry-After` of a refresh refused because the IdP could not be asked.
+const UPSTREAM_RETRY_AFTER_SECONDS: u64 = 10;
+
+/// Why a refresh issued nothing, once its token was claimed.
+enum Renewal {
+    /// The grant is over (the IdP refused it): the session ends.
+    Ended(OAuthError),
+    /// Worth retrying (IdP outage, store failure): the token is put back.
+    Retry(OAuthError),
+}
 
 /// Facade configuration, validated (see `config.rs`).
 #[derive(Debug, Clone)]
@@ -478,19 +490,19 @@ impl Facade {
         self.endpoint("callback")
     }
 
-    /// Whether `path` is one of ours.
+    /// Whether `path` is one of ours. There is no OpenID discovery
+    /// document: the facade issues no ID tokens, so it is no OpenID
+    /// provider, and a document without `id_token_signing_alg_values_supported`
+    /// (required by OpenID Connect Discovery section 3) would be invalid.
+    /// MCP clients read the RFC 8414 document first.
     pub fn serves(&self, path: &str) -> bool {
         let wk_as = crate::auth::fetch::well_known(&self.settings.issuer, "oauth-authorization-server");
-        let wk_oidc = crate::auth::fetch::well_known(&self.settings.issuer, "openid-configuration");
         let path_of = |url: &str| {
             url.parse::<http::Uri>()
                 .map(|u| u.path().to_string())
                 .unwrap_or_default()
         };
-        if path == path_of(&wk_as)
-            || path == path_of(&wk_oidc)
-            || path == format!("{}/.well-known/openid-configuration", self.base)
-        {
+        if path == path_of(&wk_as) {
             return true;
         }
         let Some(rest) = path.strip_prefix(&self.base) else {
@@ -502,7 +514,7 @@ impl Facade {
         )
     }
 
-    /// RFC 8414 metadata of our issuer (also served as OpenID discovery).
+    /// RFC 8414 metadata of our issuer.
     pub fn metadata(&self) -> Value {
         json!({
             "issuer": self.settings.issuer,
@@ -520,7 +532,6 @@ impl Facade {
             "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
             "authorization_response_iss_parameter_supported": true,
             "client_id_metadata_document_supported": self.cimd.is_some(),
-            "subject_types_supported": ["public"],
             "service_documentation": "https://cloudnative-pg.io/",
         })
     }
@@ -857,9 +868,11 @@ impl Facade {
             .as_array()
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default();
-        let redirect_uri = match params.one("redirect_uri") {
-            Ok(Some(uri)) => uri.to_string(),
-            Ok(None) if registered.len() == 1 => registered[0].clone(),
+        // Whether it was sent decides whether /token requires it (RFC 6749
+        // section 4.1.3).
+        let (redirect_uri, redirect_uri_sent) = match params.one("redirect_uri") {
+            Ok(Some(uri)) => (uri.to_string(), true),
+            Ok(None) if registered.len() == 1 => (registered[0].clone(), false),
             Ok(None) => {
                 return error_page(
                     StatusCode::BAD_REQUEST,
@@ -926,6 +939,7 @@ impl Facade {
         let record = json!({
             "client_id": client_id,
             "redirect_uri": redirect_uri,
+            "redirect_uri_sent": redirect_uri_sent,
             "state": state,
             "code_challenge": challenge,
             "scope": scope,
@@ -1327,6 +1341,7 @@ impl Facade {
         let code_record = json!({
             "client_id": client_id,
             "redirect_uri": redirect_uri,
+            "redirect_uri_sent": pending["redirect_uri_sent"],
             "code_challenge": pending["code_challenge"],
             "scope": pending["scope"],
             "resource": pending["resource"],
@@ -1451,40 +1466,69 @@ impl Facade {
         }
     }
 
+    /// A one-time value (code or refresh token) was presented after its
+    /// use: ends the grant that use belonged to, found through the marker
+    /// its use left. Returns whether there was such a use.
+    async fn end_reused_grant(&self, used_key: &str) -> bool {
+        match self.store.get(used_key).await {
+            Ok(Some(used)) => {
+                if let Some(session) = used["session"].as_str() {
+                    let _ = self.store.delete(&format!("session:{session}")).await;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     async fn redeem_code(&self, client: &Value, params: &Params) -> Result<Value, OAuthError> {
         let code = params.required("code")?;
         let code_digest = digest(code);
-        let record = self
-            .store
-            .take(&format!("code:{code_digest}"))
-            .await
-            .map_err(OAuthError::store)?;
-        let Some(record) = record else {
-            // A replayed code revokes what it was exchanged for (RFC 6749
-            // section 4.1.2).
-            if let Ok(Some(used)) = self.store.get(&format!("used-code:{code_digest}")).await
-                && let Some(session) = used["session"].as_str()
-            {
-                let _ = self.store.delete(&format!("session:{session}")).await;
-                tracing::warn!(
-                    client_id = client["client_id"].as_str().unwrap_or(""),
-                    "authorization code replayed: its grant is revoked"
-                );
-            }
-            return Err(OAuthError::new(
+        let code_key = format!("code:{code_digest}");
+        let used_key = format!("used-code:{code_digest}");
+        let spent = || {
+            OAuthError::new(
                 "invalid_grant",
                 "the authorization code is invalid, expired or already used",
-            ));
+            )
+        };
+        let replayed = || {
+            tracing::warn!(
+                client_id = client["client_id"].as_str().unwrap_or(""),
+                "authorization code replayed: its grant is revoked"
+            );
+            spent()
+        };
+        let Some(record) = self.store.get(&code_key).await.map_err(OAuthError::store)? else {
+            // A replayed code revokes what it was exchanged for (RFC 6749
+            // section 4.1.2).
+            if self.end_reused_grant(&used_key).await {
+                return Err(replayed());
+            }
+            return Err(spent());
         };
         let session = record["session"].as_str().unwrap_or_default().to_string();
-        let _ = self
+        let session_record = self
             .store
-            .put(
-                &format!("used-code:{code_digest}"),
-                &json!({"session": session}),
-                TRANSACTION_TTL,
-            )
-            .await;
+            .get(&format!("session:{session}"))
+            .await
+            .map_err(OAuthError::store)?
+            .ok_or_else(|| OAuthError::new("invalid_grant", "the grant was revoked"))?;
+        // The use is recorded (create-if-absent) before the code is taken:
+        // of concurrent redemptions one records it, and every other one,
+        // whether it finds the code or not, finds the record and revokes.
+        if !self
+            .store
+            .create(&used_key, &json!({"session": session}), TRANSACTION_TTL)
+            .await
+            .map_err(OAuthError::store)?
+        {
+            let _ = self.store.delete(&format!("session:{session}")).await;
+            return Err(replayed());
+        }
+        let Some(record) = self.store.take(&code_key).await.map_err(OAuthError::store)? else {
+            return Err(spent());
+        };
         if record["client_id"] != client["client_id"] {
             let _ = self.store.delete(&format!("session:{session}")).await;
             return Err(OAuthError::new(
@@ -1492,11 +1536,25 @@ impl Facade {
                 "the authorization code was issued to another client",
             ));
         }
-        if params.one("redirect_uri")? != record["redirect_uri"].as_str() {
-            return Err(OAuthError::new(
-                "invalid_grant",
-                "redirect_uri does not match the authorization request",
-            ));
+        // RFC 6749 section 4.1.3: redirect_uri is required, and must be
+        // identical, only if the authorization request included it (a client
+        // with one registered URI may leave it out of both). Records from
+        // before this rule count as sent.
+        let sent = record["redirect_uri_sent"].as_bool().unwrap_or(true);
+        match params.one("redirect_uri")? {
+            Some(presented) if Some(presented) != record["redirect_uri"].as_str() => {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "redirect_uri does not match the authorization request",
+                ));
+            }
+            None if sent => {
+                return Err(OAuthError::new(
+                    "invalid_grant",
+                    "redirect_uri is required: the authorization request included it",
+                ));
+            }
+            _ => {}
         }
         let verifier = params.required("code_verifier")?;
         let verifier_ok = (43..=128).contains(&verifier.len())
@@ -1522,12 +1580,6 @@ impl Facade {
                 "resource does not match the authorization request",
             ));
         }
-        let session_record = self
-            .store
-            .get(&format!("session:{session}"))
-            .await
-            .map_err(OAuthError::store)?
-            .ok_or_else(|| OAuthError::new("invalid_grant", "the grant was revoked"))?;
         self.issue(
             client,
             &session,
@@ -1537,88 +1589,41 @@ impl Facade {
         .await
     }
 
+    /// The refresh grant (RFC 6749 section 6), with rotation and reuse
+    /// detection (RFC 9700 section 4.14.2). The whole request is checked
+    /// before the token is used: a refused request (wider scope, another
+    /// resource) or an IdP outage leaves it valid, and it is retired only
+    /// when a new one is issued.
     async fn refresh(&self, client: &Value, params: &Params) -> Result<Value, OAuthError> {
         let token = params.required("refresh_token")?;
         let token_digest = digest(token);
-        let record = self
-            .store
-            .take(&format!("refresh:{token_digest}"))
-            .await
-            .map_err(OAuthError::store)?;
-        let Some(record) = record else {
-            if let Ok(Some(used)) = self.store.get(&format!("used-refresh:{token_digest}")).await
-                && let Some(session) = used["session"].as_str()
-            {
-                let _ = self.store.delete(&format!("session:{session}")).await;
-                tracing::warn!(
-                    client_id = client["client_id"].as_str().unwrap_or(""),
-                    "refresh token reused: the whole grant is revoked"
-                );
-                return Err(OAuthError::new(
-                    "invalid_grant",
-                    "the refresh token was already used; the grant is revoked (sign in again)",
-                ));
-            }
-            return Err(OAuthError::new(
+        let refresh_key = format!("refresh:{token_digest}");
+        let used_key = format!("used-refresh:{token_digest}");
+        let client_id = client["client_id"].as_str().unwrap_or("");
+        let reused = || {
+            tracing::warn!(client_id, "refresh token reused: the whole grant is revoked");
+            OAuthError::new(
                 "invalid_grant",
-                "the refresh token is invalid, expired or revoked",
-            ));
+                "the refresh token was already used; the grant is revoked (sign in again)",
+            )
+        };
+        let unknown = || OAuthError::new("invalid_grant", "the refresh token is invalid, expired or revoked");
+        let Some(record) = self.store.get(&refresh_key).await.map_err(OAuthError::store)? else {
+            if self.end_reused_grant(&used_key).await {
+                return Err(reused());
+            }
+            return Err(unknown());
         };
         let session = record["session"].as_str().unwrap_or_default().to_string();
-        let _ = self
-            .store
-            .put(
-                &format!("used-refresh:{token_digest}"),
-                &json!({"session": session}),
-                self.settings.refresh_token_ttl,
-            )
-            .await;
+        let session_key = format!("session:{session}");
         if record["client_id"] != client["client_id"] {
-            let _ = self.store.delete(&format!("session:{session}")).await;
+            // A token of one client presented by another: it leaked, and
+            // the grant ends.
+            let _ = self.store.delete(&session_key).await;
             return Err(OAuthError::new(
                 "invalid_grant",
                 "the refresh token was issued to another client",
             ));
-        }
-        let session_key = format!("session:{session}");
-        let mut session_record = self
-            .store
-            .get(&session_key)
-            .await
-            .map_err(OAuthError::store)?
-            .ok_or_else(|| OAuthError::new("invalid_grant", "the grant was revoked"))?;
-        // Re-check the upstream session once its access token has expired.
-        if session_record["upstream_expires_at"]
-            .as_u64()
-            .is_some_and(|t| t <= unix_now())
-            && let Some(sealed) = session_record["upstream_refresh"].as_str()
-        {
-            let upstream_refresh = self
-                .sealer
-                .open(&session_key, sealed)
-                .map_err(|e| OAuthError::new("invalid_grant", format!("the upstream session cannot be read: {e:#}")))?;
-            let credentials = self
-                .upstream_credentials(client)
-                .map_err(|e| OAuthError::new("server_error", e))?;
-            match self.upstream.refresh(&credentials, &upstream_refresh).await {
-                Ok(renewed) => {
-                    if let Some(rotated) = renewed.refresh_token {
-                        session_record["upstream_refresh"] = json!(self.sealer.seal(&session_key, &rotated));
-                    }
-                    session_record["upstream_expires_at"] = json!(renewed.expires_at);
-                    self.store
-                        .put(&session_key, &session_record, self.settings.refresh_token_ttl)
-                        .await
-                        .map_err(OAuthError::store)?;
-                }
-                Err(e) => {
-                    let _ = self.store.delete(&session_key).await;
-                    return Err(OAuthError::new(
-                        "invalid_grant",
-                        format!("the session at the identity provider has ended: {e:#}"),
-                    ));
-                }
-            }
         }
         let granted = record["scope"].as_str().unwrap_or("").to_string();
         let scope = match params.one("scope")? {
@@ -1633,7 +1638,124 @@ impl Facade {
                 narrower.to_string()
             }
         };
-        self.issue(client, &session, &session_record, &scope).await
+        // RFC 8707 section 2.2, as for the code: tokens are for our own
+        // resource only.
+        if let Some(resource) = params.one("resource")?
+            && resource != self.settings.resource
+        {
+            return Err(OAuthError::new(
+                "invalid_target",
+                "this authorization server issues tokens for its own MCP resource only",
+            ));
+        }
+        let session_record = self
+            .store
+            .get(&session_key)
+            .await
+            .map_err(OAuthError::store)?
+            .ok_or_else(|| OAuthError::new("invalid_grant", "the grant was revoked"))?;
+        // The use is recorded (create-if-absent) before the token is taken:
+        // of concurrent uses one records it and goes on, every other one
+        // finds the record (or, later, no token and the record) and ends the
+        // grant.
+        if !self
+            .store
+            .create(&used_key, &json!({"session": session}), self.settings.refresh_token_ttl)
+            .await
+            .map_err(OAuthError::store)?
+        {
+            let _ = self.store.delete(&session_key).await;
+            return Err(reused());
+        }
+        let record = match self.store.take(&refresh_key).await {
+            Ok(Some(record)) => record,
+            // Revoked or expired since it was read.
+            Ok(None) => return Err(unknown()),
+            Err(error) => {
+                let _ = self.store.delete(&used_key).await;
+                return Err(OAuthError::store(error));
+            }
+        };
+        match self.renew(client, &session, session_record, &scope).await {
+            Ok(tokens) => Ok(tokens),
+            Err(Renewal::Ended(error)) => {
+                let _ = self.store.delete(&session_key).await;
+                Err(error)
+            }
+            Err(Renewal::Retry(error)) => {
+                // Nothing was issued: the token is valid again, unused.
+                let left = record["expires_at"]
+                    .as_u64()
+                    .map(|t| Duration::from_secs(t.saturating_sub(unix_now())))
+                    .unwrap_or(self.settings.refresh_token_ttl);
+                if let Err(e) = self.store.put(&refresh_key, &record, left).await {
+                    tracing::error!(error = %format!("{e:#}"), "a refresh token could not be put back");
+                }
+                // Without the record of its use, a retry is no reuse.
+                let _ = self.store.delete(&used_key).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Re-checks the upstream session once its access token has expired,
+    /// then issues. Distinguishes the grant's end from a failure worth
+    /// retrying.
+    async fn renew(
+        &self,
+        client: &Value,
+        session: &str,
+        mut session_record: Value,
+        scope: &str,
+    ) -> Result<Value, Renewal> {
+        let session_key = format!("session:{session}");
+        let client_id = client["client_id"].as_str().unwrap_or("");
+        if session_record["upstream_expires_at"]
+            .as_u64()
+            .is_some_and(|t| t <= unix_now())
+            && let Some(sealed) = session_record["upstream_refresh"].as_str()
+        {
+            let upstream_refresh = self.sealer.open(&session_key, sealed).map_err(|e| {
+                Renewal::Ended(OAuthError::new(
+                    "invalid_grant",
+                    format!("the upstream session cannot be read: {e:#}"),
+                ))
+            })?;
+            let credentials = self
+                .upstream_credentials(client)
+                .map_err(|e| Renewal::Retry(OAuthError::new("server_error", e)))?;
+            match self.upstream.refresh(&credentials, &upstream_refresh).await {
+                Ok(renewed) => {
+                    if let Some(rotated) = renewed.refresh_token {
+                        session_record["upstream_refresh"] = json!(self.sealer.seal(&session_key, &rotated));
+                    }
+                    session_record["upstream_expires_at"] = json!(renewed.expires_at);
+                    self.store
+                        .put(&session_key, &session_record, self.settings.refresh_token_ttl)
+                        .await
+                        .map_err(|e| Renewal::Retry(OAuthError::store(e)))?;
+                }
+                Err(failure @ upstream::RefreshFailure::Refused(_)) => {
+                    tracing::info!(client_id, reason = %failure, "the upstream session has ended");
+                    return Err(Renewal::Ended(OAuthError::new(
+                        "invalid_grant",
+                        format!("the session at the identity provider has ended: {failure}"),
+                    )));
+                }
+                Err(failure @ upstream::RefreshFailure::Unavailable(_)) => {
+                    tracing::warn!(client_id, reason = %failure, "upstream refresh failed; the grant is kept");
+                    let mut error = OAuthError::new(
+                        "temporarily_unavailable",
+                        "the identity provider cannot be reached; try again (the refresh token stays valid)",
+                    );
+                    error.retry_after = Some(UPSTREAM_RETRY_AFTER_SECONDS);
+                    return Err(Renewal::Retry(error));
+                }
+            }
+        }
+        self.issue(client, session, &session_record, scope)
+            .await
+            .map_err(Renewal::Retry)
     }
 
     /// Mints an access token and a refresh token for `session`.
@@ -1675,7 +1797,8 @@ impl Facade {
             self.store
                 .put(
                     &format!("refresh:{}", digest(&refresh_token)),
-                    &json!({"client_id": client_id, "session": session, "scope": scope}),
+                    &json!({"client_id": client_id, "session": session, "scope": scope,
+                            "expires_at": now + self.settings.refresh_token_ttl.as_secs()}),
                     self.settings.refresh_token_ttl,
                 )
                 .await

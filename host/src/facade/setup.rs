@@ -185,11 +185,10 @@ pub async fn build(
     let store = store(args, runtime, cache_dir)?;
 
     let fetcher = crate::auth::fetch::Fetcher::new(Duration::from_secs(5))?;
-    let upstream_keys = Arc::new(crate::auth::keys::KeyStore::new(
-        auth.issuer.clone(),
-        oidc_jwks_uri,
-        fetcher,
-    ));
+    // The facade signs users in at the IdP's endpoints: its metadata
+    // document is needed even when OIDC_JWKS_URI says where the keys are.
+    let upstream_keys =
+        Arc::new(crate::auth::keys::KeyStore::new(auth.issuer.clone(), oidc_jwks_uri, fetcher).requiring_metadata());
     let upstream = Upstream::new(auth.issuer.clone(), upstream_keys)?;
 
     let default_translator = if args.facade_upstream_client_id.is_some() {

@@ -40,6 +40,19 @@ pub struct SignedIn {
     pub expires_at: u64,
 }
 
+/// Why an upstream refresh renewed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshFailure {
+    /// The IdP answered and refused the grant: the upstream session is over.
+    #[error("the identity provider refused the refresh: {0}")]
+    Refused(String),
+    /// The IdP was not reached or could not decide (connection refused,
+    /// timeout, 5xx, 429, an unreadable answer, our own settings): the
+    /// upstream session may well be alive.
+    #[error("the identity provider could not be asked: {0}")]
+    Unavailable(String),
+}
+
 pub struct Renewed {
     pub refresh_token: Option<String>,
     pub expires_at: u64,
@@ -68,14 +81,7 @@ impl Upstream {
 
     /// The discovered metadata, discovering now if needed.
     pub async fn metadata(&self) -> anyhow::Result<Value> {
-        if let Some(found) = self.keys.discovered() {
-            return Ok(found.metadata);
-        }
-        self.keys.refresh().await?;
-        self.keys
-            .discovered()
-            .map(|d| d.metadata)
-            .ok_or_else(|| anyhow::anyhow!("the metadata of {} is not available", self.issuer))
+        self.keys.metadata().await
     }
 
     async fn endpoint(&self, name: &str) -> anyhow::Result<String> {
@@ -136,12 +142,14 @@ impl Upstream {
         Ok(with_query(&endpoint, &params))
     }
 
-    async fn post_form(
+    /// A form POST to the upstream token endpoint `url`, authenticated as
+    /// `credentials` say.
+    fn form_request(
         &self,
         url: &str,
         credentials: &ClientCredentials,
         fields: &[(&str, &str)],
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<Request<Full<Bytes>>> {
         let mut fields: Vec<(&str, &str)> = fields.to_vec();
         let mut builder = Request::post(url)
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -170,7 +178,16 @@ impl Upstream {
             .iter()
             .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
             .collect();
-        let request = builder.body(Full::new(Bytes::from(body.join("&"))))?;
+        Ok(builder.body(Full::new(Bytes::from(body.join("&"))))?)
+    }
+
+    async fn post_form(
+        &self,
+        url: &str,
+        credentials: &ClientCredentials,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<Value> {
+        let request = self.form_request(url, credentials, fields)?;
         let (status, body) = self.exchange(url, request).await?;
         let value: Value =
             serde_json::from_slice(&body).map_err(|_| anyhow::anyhow!("{url} answered HTTP {status} without JSON"))?;
@@ -326,18 +343,97 @@ impl Upstream {
         anyhow::bail!(last)
     }
 
-    pub async fn refresh(&self, credentials: &ClientCredentials, refresh_token: &str) -> anyhow::Result<Renewed> {
-        let token_endpoint = self.endpoint("token_endpoint").await?;
-        let answer = self
-            .post_form(
+    /// Renews the upstream session with its refresh token. Only an answer
+    /// of the IdP refusing the grant ends it; not reaching the IdP, or an
+    /// answer that is no refusal, leaves it as it was.
+    pub async fn refresh(
+        &self,
+        credentials: &ClientCredentials,
+        refresh_token: &str,
+    ) -> Result<Renewed, RefreshFailure> {
+        let unavailable = |e: anyhow::Error| RefreshFailure::Unavailable(format!("{e:#}"));
+        let token_endpoint = self.endpoint("token_endpoint").await.map_err(unavailable)?;
+        let request = self
+            .form_request(
                 &token_endpoint,
                 credentials,
                 &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
             )
-            .await?;
-        Ok(Renewed {
-            refresh_token: answer.get("refresh_token").and_then(Value::as_str).map(str::to_string),
-            expires_at: unix_now() + answer.get("expires_in").and_then(Value::as_u64).unwrap_or(300),
-        })
+            .map_err(unavailable)?;
+        let (status, body) = self.exchange(&token_endpoint, request).await.map_err(unavailable)?;
+        let answer: Option<Value> = serde_json::from_slice(&body).ok();
+        if status.is_success() {
+            let answer = answer.filter(Value::is_object).ok_or_else(|| {
+                RefreshFailure::Unavailable(format!("{token_endpoint} answered HTTP {status} without JSON"))
+            })?;
+            return Ok(Renewed {
+                refresh_token: answer.get("refresh_token").and_then(Value::as_str).map(str::to_string),
+                expires_at: unix_now() + answer.get("expires_in").and_then(Value::as_u64).unwrap_or(300),
+            });
+        }
+        Err(refresh_failure(&token_endpoint, status, answer.as_ref()))
+    }
+}
+
+/// What an unsuccessful answer of the token endpoint to a refresh means.
+/// RFC 6749 section 5.2: a refusal is a 400 (401 for client
+/// authentication) with an error code; `server_error` and
+/// `temporarily_unavailable` (borrowed from section 4.1.2.1) say the IdP
+/// could not decide, and 5xx, 429 or an answer without a code say nothing
+/// about the grant.
+fn refresh_failure(endpoint: &str, status: http::StatusCode, answer: Option<&Value>) -> RefreshFailure {
+    let field = |name: &str| {
+        answer
+            .and_then(|a| a.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (error, description) = (field("error"), field("error_description"));
+    let detail = format!("{endpoint} answered HTTP {status}: {error} {description}");
+    let refused = matches!(status.as_u16(), 400 | 401)
+        && !error.is_empty()
+        && error != "server_error"
+        && error != "temporarily_unavailable";
+    if refused {
+        RefreshFailure::Refused(detail)
+    } else {
+        RefreshFailure::Unavailable(detail)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RefreshFailure, refresh_failure};
+    use http::StatusCode;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_refusal_by_the_idp_ends_an_upstream_session() {
+        let refused = |status: u16, answer: Option<serde_json::Value>| {
+            let status = StatusCode::from_u16(status).unwrap();
+            matches!(
+                refresh_failure("https://idp/token", status, answer.as_ref()),
+                RefreshFailure::Refused(_)
+            )
+        };
+        assert!(refused(400, Some(json!({"error": "invalid_grant"}))));
+        assert!(refused(401, Some(json!({"error": "invalid_client"}))));
+        assert!(refused(400, Some(json!({"error": "unauthorized_client"}))));
+        for (status, answer) in [
+            (503, Some(json!({"error": "temporarily_unavailable"}))),
+            (500, Some(json!({"error": "invalid_grant"}))),
+            (502, None),
+            (429, Some(json!({"error": "slow_down"}))),
+            (400, Some(json!({"error": "temporarily_unavailable"}))),
+            (400, Some(json!({"error": "server_error"}))),
+            (400, None),
+            (403, Some(json!({"error": "access_denied"}))),
+        ] {
+            assert!(
+                !refused(status, answer.clone()),
+                "{status} {answer:?} ended the session"
+            );
+        }
     }
 }
