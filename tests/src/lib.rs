@@ -432,6 +432,11 @@ pub struct ExternalClients {
 /// `args` and returns the JSON summary it prints; panics with its output
 /// when it fails.
 pub fn python_sdk(args: &[&str]) -> Value {
+    python_sdk_with_log(args).0
+}
+
+/// [`python_sdk`], with what the SDK logged on stderr.
+pub fn python_sdk_with_log(args: &[&str]) -> (Value, String) {
     let clients = ExternalClients::get();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/python_sdk_client.py");
     let output = Command::new(&clients.python)
@@ -446,7 +451,8 @@ pub fn python_sdk(args: &[&str]) -> Value {
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+    let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    (value, String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 impl ExternalClients {

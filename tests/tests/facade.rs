@@ -1330,6 +1330,13 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
     // internal names from outside); the log does.
     assert!(page.contains("could not be fetched from 127.0.0.1"), "{page}");
     assert!(!page.contains("private"), "{page}");
+    // The log is read from the process's stderr by another thread: give
+    // the line a moment to arrive.
+    let logged = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !closed.server.log_text().contains("resolves only to private, loopback") && std::time::Instant::now() < logged
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(
         closed.server.log_text().contains("resolves only to private, loopback"),
         "{}",

@@ -67,14 +67,28 @@ async fn forged_and_deleted_sessions_get_404() {
         Vec::new(),
     )
     .await;
-    assert!(
-        reply.status == 200 || reply.status == 202 || reply.status == 204,
-        "{} {}",
-        reply.status,
-        reply.body
-    );
+    // 204: what the official SDKs count as a session ended.
+    assert_eq!(reply.status, 204, "{}", reply.body);
     let reply = session
         .post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
         .await;
     assert_eq!(reply.status, 404, "{}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_ends_its_session_without_complaint() {
+    let dir = component_folder(&[("test_misbehave", None)]);
+    let server = Server::start(&["--no-builtin", "--components", dir.path().to_str().unwrap()]);
+    let (summary, log) = cnpg_mcp_tests::python_sdk_with_log(&[
+        "http",
+        &server.url(),
+        "legacy",
+        "echo",
+        &json!({"text": "bye"}).to_string(),
+    ]);
+    assert_eq!(summary["content"][0]["text"], json!("bye"), "{summary}");
+    assert!(
+        !log.contains("Session termination failed"),
+        "the SDK did not accept the DELETE answer:\n{log}"
+    );
 }

@@ -179,25 +179,28 @@ struct FrontEnd {
     /// before everything else).
     facade: Option<Arc<crate::facade::Facade>>,
     runtime: Arc<crate::runtime::Runtime>,
-    /// Requests being answered, other than GET (long-lived event streams):
-    /// shutdown waits for them so a finished call's answer is written
-    /// before the sessions close.
+    /// Requests being answered, other than GET (long-lived event streams),
+    /// until their answer is written: shutdown waits for them so a finished
+    /// call's answer reaches the client before the sessions close.
     answering: AtomicUsize,
 }
 
-/// Counts one request as being answered while it lives.
-struct Answering<'a>(&'a AtomicUsize);
+/// Counts one request as being answered until its answer has been
+/// written (the response body is done or dropped), not merely produced:
+/// rmcp hands back a response whose body still waits for the call's
+/// result.
+struct Answering(Arc<FrontEnd>);
 
-impl<'a> Answering<'a> {
-    fn start(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::AcqRel);
-        Answering(counter)
+impl Answering {
+    fn start(front: Arc<FrontEnd>) -> Self {
+        front.answering.fetch_add(1, Ordering::AcqRel);
+        Answering(front)
     }
 }
 
-impl Drop for Answering<'_> {
+impl Drop for Answering {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.answering.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -680,6 +683,12 @@ impl FrontEnd {
             if deleting && response.status().is_success() {
                 self.sessions.end(id);
                 self.table.remove(id);
+                // rmcp says 202; the SDKs count only 200 and 204 as a
+                // session ended (the Python SDK logs a failure otherwise).
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                *response.body_mut() = Full::new(Bytes::new()).boxed();
+                response.headers_mut().remove(header::CONTENT_TYPE);
+                response.headers_mut().remove(header::CONTENT_LENGTH);
             }
         }
         let created = response
@@ -1010,9 +1019,12 @@ impl HttpServer {
                 request.extensions_mut().insert(peer);
                 activity.begin();
                 async move {
-                    let _answering = (request.method() != Method::GET).then(|| Answering::start(&front.answering));
+                    let answering = (request.method() != Method::GET).then(|| Answering::start(front.clone()));
                     let response = front.route(request).await;
-                    Ok::<_, Infallible>(guarded(response, move || activity.end()))
+                    Ok::<_, Infallible>(guarded(response, move || {
+                        drop(answering);
+                        activity.end();
+                    }))
                 }
             });
             let connection = builder
