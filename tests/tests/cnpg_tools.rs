@@ -1807,6 +1807,16 @@ async fn update_postgres_role_sets_a_password_a_client_certificate_or_no_passwor
         .expect("Secret created again");
     assert_eq!(password_in(&secret), again);
     assert_eq!(secret["metadata"]["labels"]["cnpg.io/reload"], json!("true"));
+    // Refusals do not quote the password either.
+    for arguments in [
+        json!({"cluster_name": "pg", "role_name": "app", "password": again, "reset_password": true, "namespace": ns}),
+        json!({"cluster_name": "pg", "role_name": "app", "password": format!("{again}{}", "x".repeat(1100)),
+               "namespace": ns}),
+    ] {
+        let result = tools.session.call_tool("update_postgres_role", arguments).await;
+        assert_eq!(result["isError"], json!(true), "{result}");
+        assert!(!result.to_string().contains(again), "the password was echoed: {result}");
+    }
     // reset_password stays.
     tools
         .ok(

@@ -426,7 +426,8 @@ pub fn create_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             )?;
             created_secret_uid = kube::meta(&created, "uid").map(str::to_string);
             notes.push(format!(
-                "Password generated and stored in Secret {ns}/{secret} (keys `username`, `password`); it is not shown here."
+                "Password generated and {} in Secret {ns}/{secret} (keys `username`, `password`); it is not shown here.",
+                if a.dry_run { "would be stored" } else { "stored" }
             ));
         }
         let outcome = kube::create(&collection(cnpg("databaseroles"), Some(&ns)), &manifest, a.dry_run);
@@ -669,11 +670,13 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
                     json!({"name": name, "stringData": {"password": shown}}),
                 );
                 notes.push(format!(
-                    "New password stored in Secret {ns}/{name} (key `password`); it is not shown here."
+                    "New password {} in Secret {ns}/{name} (key `password`); it is not shown here.",
+                    if a.dry_run { "would be stored" } else { "stored" }
                 ));
             }
             SecretChange::Create { name, .. } => notes.push(format!(
-                "Password stored in the new Secret {ns}/{name} (keys `username`, `password`); it is not shown here."
+                "Password {} in the new Secret {ns}/{name} (keys `username`, `password`); it is not shown here.",
+                if a.dry_run { "would be stored" } else { "stored" }
             )),
             SecretChange::Detach {
                 name,
@@ -686,7 +689,8 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
                 )?;
                 request.insert("deleteSecret".into(), json!(name));
                 notes.push(format!(
-                    "deleted Secret {name} (created by this server): the role has no password now"
+                    "{} Secret {name} (created by this server): the role has no password now",
+                    if a.dry_run { "would delete" } else { "deleted" }
                 ));
             }
             SecretChange::Detach { name, ours: None } => notes.push(format!(
