@@ -1826,6 +1826,39 @@ async fn update_postgres_role_sets_a_password_a_client_certificate_or_no_passwor
         .await;
     let secret = read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.unwrap();
     assert_ne!(password_in(&secret), again);
+
+    // A Secret someone else manages is neither written nor read (the grant
+    // covers only this server's names); detaching it leaves it alone.
+    create(
+        bed,
+        &ns,
+        &database_roles(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole", "metadata": {"name": "pg-ext"},
+               "spec": {"cluster": {"name": "pg"}, "name": "ext", "login": true,
+                        "passwordSecret": {"name": "ext-password"}}}),
+    )
+    .await;
+    let text = tools
+        .fails(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "ext", "password": given, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("ext-password was not created by this server"), "{text}");
+    let result = tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "ext", "disable_password": true, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        first_text(&result).contains("no longer uses Secret ext-password; left in place"),
+        "{}",
+        first_text(&result)
+    );
+    let role = read(bed, &ns, &database_roles(), "pg-ext").await.unwrap();
+    assert_eq!(role["spec"]["disablePassword"], json!(true));
+    assert!(role["spec"].get("passwordSecret").is_none(), "{role}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -561,14 +561,20 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
         let password_disabled = flag(&spec, "disablePassword", false);
         // Every check before the first write: a refused password change
         // must not leave half an update.
+        // Only Secrets named like ours are read: the grant allows no others.
+        let ours_by_name = |name: &str| name.starts_with(&format!("cnpg-{}-user-", a.cluster_name));
         let our_secret = |name: &str| -> Result<Value, ToolOutput> {
-            let current = kube::get(&object(core("secrets"), &ns, name))?;
-            if !is_our_secret(&current, &a.cluster_name, &a.role_name) {
+            let current = if ours_by_name(name) {
+                Some(kube::get(&object(core("secrets"), &ns, name))?)
+            } else {
+                None
+            };
+            let Some(current) = current.filter(|c| is_our_secret(c, &a.cluster_name, &a.role_name)) else {
                 return Err(failure(
                     format!("Secret {ns}/{name} was not created by this server; it is not changed."),
                     "Change that password where the Secret is managed.",
                 ));
-            }
+            };
             Ok(current)
         };
         let secret_change = if a.disable_password == Some(true) {
@@ -581,7 +587,11 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
                 // api/v1/databaserole_types.go).
                 Some(name) => {
                     patch.insert("passwordSecret".into(), Value::Null);
-                    let existing = kube::get_optional(&object(core("secrets"), &ns, &name))?;
+                    let existing = if ours_by_name(&name) {
+                        kube::get_optional(&object(core("secrets"), &ns, &name))?
+                    } else {
+                        None
+                    };
                     let ours = existing.filter(|s| is_our_secret(s, &a.cluster_name, &a.role_name));
                     SecretChange::Detach { name, ours }
                 }
