@@ -227,8 +227,8 @@ async fn invalid_input_is_refused_by_the_schema_before_any_api_call() {
         ),
         (
             "create_postgres_cluster",
-            json!({"name": "pg", "postgres_version": "17", "container_image": "x", "namespace": ns}),
-            "",
+            json!({"name": "pg", "database": "Shop", "namespace": ns}),
+            "/database",
         ),
         (
             "scale_postgres_cluster",
@@ -274,6 +274,21 @@ async fn invalid_input_is_refused_by_the_schema_before_any_api_call() {
         (
             "create_postgres_role",
             json!({"cluster_name": "pg", "role_name": "app", "login": false, "client_certificate": true, "namespace": ns}),
+            "",
+        ),
+        (
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "-app", "namespace": ns}),
+            "/role_name",
+        ),
+        (
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "password": "x", "reset_password": true, "namespace": ns}),
+            "",
+        ),
+        (
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "password": "x", "disable_password": true, "namespace": ns}),
             "",
         ),
         (
@@ -1410,4 +1425,555 @@ async fn legacy_managed_roles_are_listed_and_pointed_to_the_cluster_spec() {
         )
         .await;
     assert!(text.contains("has no role `nobody`"), "{text}");
+}
+
+// Coming from the Python reference server: its users' names, defaults,
+// parameters and expectations.
+
+/// A one-instance Cluster `pg` written by the admin.
+async fn plain_cluster(bed: &TestBed, ns: &str, instances: u32) {
+    create(
+        bed,
+        ns,
+        &clusters(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "pg"},
+               "spec": {"instances": instances, "storage": {"size": "1Gi"}}}),
+    )
+    .await;
+}
+
+/// The YAML documents of the first fenced `yaml` block of a text.
+fn yaml_documents(text: &str) -> Vec<Value> {
+    let start = text
+        .find("```yaml\n")
+        .unwrap_or_else(|| panic!("no YAML block in: {text}"))
+        + "```yaml\n".len();
+    let end = start + text[start..].find("```").expect("unterminated YAML block");
+    serde_yaml::Deserializer::from_str(&text[start..end])
+        .map(|document| {
+            let value: serde_yaml::Value = serde::Deserialize::deserialize(document).unwrap();
+            serde_json::to_value(value).unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hyphenated_postgres_names_work_and_stay_apart_from_underscored_ones() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-hyphens").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    plain_cluster(bed, &ns, 1).await;
+
+    let listed = tools.session.call("tools/list", json!({})).await;
+    let create_role = listed["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == json!("create_postgres_role"))
+        .unwrap()
+        .clone();
+    let role_name = &create_role["inputSchema"]["properties"]["role_name"];
+    assert!(
+        role_name["description"]
+            .as_str()
+            .unwrap()
+            .contains("`-` works like `_`"),
+        "{role_name}"
+    );
+
+    // The reference server's kind of name.
+    tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "test-role-1733", "namespace": ns}),
+        )
+        .await;
+    let role = read(bed, &ns, &database_roles(), "pg-test-role-1733")
+        .await
+        .expect("DatabaseRole created");
+    assert_eq!(role["spec"]["name"], json!("test-role-1733"));
+    assert_eq!(
+        role["spec"]["passwordSecret"]["name"],
+        json!("cnpg-pg-user-test-role-1733")
+    );
+    let result = tools
+        .ok(
+            "get_postgres_role_status",
+            json!({"cluster_name": "pg", "role_name": "test-role-1733", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["object_name"], json!("pg-test-role-1733"));
+
+    // `app-user` and `app_user` are two PostgreSQL roles: two objects, two Secrets.
+    tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app-user", "namespace": ns}),
+        )
+        .await;
+    let result = tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app_user", "namespace": ns}),
+        )
+        .await;
+    let second = structured(&result)["result"]["object_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        second.starts_with("pg-app-user-") && second != "pg-app-user",
+        "{second}"
+    );
+    let second_secret = structured(&result)["result"]["password_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(second_secret, format!("cnpg-pg-user-{}", &second["pg-".len()..]));
+    let first = read(bed, &ns, &database_roles(), "pg-app-user").await.unwrap();
+    assert_eq!(first["spec"]["name"], json!("app-user"));
+    assert_eq!(first["spec"]["passwordSecret"]["name"], json!("cnpg-pg-user-app-user"));
+    let second_role = read(bed, &ns, &database_roles(), &second).await.unwrap();
+    assert_eq!(second_role["spec"]["name"], json!("app_user"));
+    assert!(read(bed, &ns, &secrets(), &second_secret).await.is_some());
+
+    // Databases and owners with `-`, and the bootstrap database of a cluster.
+    tools
+        .ok(
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "shop-db", "owner": "test-role-1733", "namespace": ns}),
+        )
+        .await;
+    let database = read(bed, &ns, &databases(), "pg-shop-db")
+        .await
+        .expect("Database created");
+    assert_eq!(database["spec"]["name"], json!("shop-db"));
+    assert_eq!(database["spec"]["owner"], json!("test-role-1733"));
+    tools
+        .ok(
+            "get_postgres_database_status",
+            json!({"cluster_name": "pg", "database_name": "shop-db", "namespace": ns}),
+        )
+        .await;
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "shop", "storage_size": "1Gi", "database": "shop-db", "owner": "shop-owner",
+                   "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    assert_eq!(
+        structured(&result)["request"]["spec"]["bootstrap"]["initdb"],
+        json!({"database": "shop-db", "owner": "shop-owner"})
+    );
+
+    // Updates and deletes find them by their PostgreSQL name.
+    tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app-user", "createdb": true, "namespace": ns}),
+        )
+        .await;
+    let first = read(bed, &ns, &database_roles(), "pg-app-user").await.unwrap();
+    assert_eq!(first["spec"]["createdb"], json!(true));
+    let second_role = read(bed, &ns, &database_roles(), &second).await.unwrap();
+    assert_eq!(second_role["spec"]["createdb"], json!(false));
+    tools
+        .ok(
+            "delete_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app-user", "confirm_deletion": true, "namespace": ns}),
+        )
+        .await;
+    assert!(read(bed, &ns, &database_roles(), "pg-app-user").await.is_none());
+    assert!(read(bed, &ns, &secrets(), "cnpg-pg-user-app-user").await.is_none());
+    assert!(read(bed, &ns, &database_roles(), &second).await.is_some());
+    assert!(read(bed, &ns, &secrets(), &second_secret).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_version_without_configuration_runs_cloudnative_pgs_own_images() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-default-image").await.unwrap();
+    // The grants as shipped: no `postgres_image_repository`.
+    let mut tools = ToolServer::start_as_shipped(bed).await;
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 1, "storage_size": "1Gi", "postgres_version": "17", "namespace": ns}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(
+        text.starts_with("Created cluster")
+            && text.contains("image ghcr.io/cloudnative-pg/postgresql:17.")
+            && text.contains("CloudNativePG's own image repository"),
+        "{text}"
+    );
+    let cluster = read(bed, &ns, &clusters(), "pg").await.expect("cluster created");
+    assert_eq!(
+        cluster["spec"]["imageName"],
+        json!("ghcr.io/cloudnative-pg/postgresql:17")
+    );
+    // No version and no image: the operator's default, said so.
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "plain", "instances": 1, "storage_size": "1Gi", "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    assert!(structured(&result)["request"]["spec"].get("imageName").is_none());
+    assert!(
+        first_text(&result).contains("the operator's default image"),
+        "{}",
+        first_text(&result)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_image_wins_over_postgres_version_and_the_answer_says_so() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-image-wins").await.unwrap();
+    // With a configured repository too: the explicit image still wins.
+    let mut tools = ToolServer::start(bed, &[]).await;
+    let image = "registry.test/custom/postgresql:16.4-special";
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 1, "storage_size": "1Gi", "postgres_version": "17",
+                   "container_image": image, "namespace": ns}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(
+        text.contains(&format!("image {image}.")) && text.contains("`container_image` wins over `postgres_version` 17"),
+        "{text}"
+    );
+    let cluster = read(bed, &ns, &clusters(), "pg").await.expect("cluster created");
+    assert_eq!(cluster["spec"]["imageName"], json!(image));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_runs_show_manifests_and_patches_as_yaml_and_json_stays_structured() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-yaml").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+
+    let result = tools
+        .ok(
+            "create_postgres_cluster",
+            json!({"name": "pg", "instances": 2, "storage_size": "1Gi", "postgres_version": "17",
+                   "parameters": {"max_connections": "200"},
+                   "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}],
+                   "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(text.contains("kind: Cluster") && !text.contains("\"kind\""), "{text}");
+    let documents = yaml_documents(&text);
+    assert_eq!(documents, vec![structured(&result)["request"].clone()]);
+    assert_eq!(
+        documents[0]["spec"]["postgresql"]["parameters"]["max_connections"],
+        json!("200")
+    );
+
+    plain_cluster(bed, &ns, 1).await;
+    let result = tools
+        .ok(
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 3, "namespace": ns, "dry_run": true}),
+        )
+        .await;
+    let text = first_text(&result);
+    assert!(text.contains("```yaml\nspec:\n  instances: 3\n```"), "{text}");
+    assert_eq!(structured(&result)["request"], json!({"spec": {"instances": 3}}));
+
+    // A role and its Secret: two manifests, the password never shown.
+    let result = tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "in_roles": ["pg_read_all_data"], "namespace": ns,
+                   "dry_run": true}),
+        )
+        .await;
+    let documents = yaml_documents(&first_text(&result));
+    let kinds: Vec<&Value> = documents.iter().map(|d| &d["kind"]).collect();
+    assert_eq!(kinds, vec![&json!("DatabaseRole"), &json!("Secret")]);
+    assert_eq!(documents[0], structured(&result)["request"]["databaseRole"]);
+    assert_eq!(documents[1]["stringData"]["password"], json!("<generated>"));
+    assert!(read(bed, &ns, &database_roles(), "pg-app").await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_postgres_role_sets_a_password_a_client_certificate_or_no_password() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-role-password").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    plain_cluster(bed, &ns, 1).await;
+    tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "namespace": ns}),
+        )
+        .await;
+    use base64::Engine;
+    let password_in = |secret: &Value| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"]["password"].as_str().unwrap())
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    };
+
+    // A given password goes to the role's Secret and nowhere else.
+    let given = "Given-pw-5b1d9c7e";
+    let result = tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "password": given, "namespace": ns}),
+        )
+        .await;
+    let secret = read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.unwrap();
+    assert_eq!(password_in(&secret), given);
+    assert!(!result.to_string().contains(given), "the password was echoed: {result}");
+    assert!(
+        first_text(&result).starts_with("Updated role `app` in cluster"),
+        "{}",
+        first_text(&result)
+    );
+
+    // A client certificate, issued by the operator.
+    tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "login": true, "client_certificate": true, "namespace": ns}),
+        )
+        .await;
+    let role = read(bed, &ns, &database_roles(), "pg-app").await.unwrap();
+    assert_eq!(role["spec"]["clientCertificate"]["enabled"], json!(true));
+    let result = tools
+        .ok(
+            "get_postgres_role_status",
+            json!({"cluster_name": "pg", "role_name": "app", "namespace": ns}),
+        )
+        .await;
+    assert_eq!(structured(&result)["client_certificate"], json!(true));
+    // The CRD's rule: a certificate needs login.
+    let text = tools
+        .fails(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "login": false, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        text.contains("clientCertificate requires the role to have login enabled"),
+        "{text}"
+    );
+
+    // No password: disablePassword, the Secret detached and (ours) deleted.
+    tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "disable_password": true, "namespace": ns}),
+        )
+        .await;
+    let role = read(bed, &ns, &database_roles(), "pg-app").await.unwrap();
+    assert_eq!(role["spec"]["disablePassword"], json!(true));
+    assert!(role["spec"].get("passwordSecret").is_none(), "{role}");
+    assert!(read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.is_none());
+    let text = tools
+        .fails(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "reset_password": true, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        text.contains("has no password Secret") && text.contains("`password`"),
+        "{text}"
+    );
+
+    // A password again: a new Secret, referenced, and disablePassword lifted.
+    let again = "Again-pw-0c4f2a99";
+    let result = tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "password": again, "namespace": ns}),
+        )
+        .await;
+    assert!(!result.to_string().contains(again), "the password was echoed: {result}");
+    let role = read(bed, &ns, &database_roles(), "pg-app").await.unwrap();
+    assert_eq!(role["spec"]["disablePassword"], json!(false));
+    assert_eq!(role["spec"]["passwordSecret"]["name"], json!("cnpg-pg-user-app"));
+    let secret = read(bed, &ns, &secrets(), "cnpg-pg-user-app")
+        .await
+        .expect("Secret created again");
+    assert_eq!(password_in(&secret), again);
+    assert_eq!(secret["metadata"]["labels"]["cnpg.io/reload"], json!("true"));
+    // Refusals do not quote the password either.
+    for arguments in [
+        json!({"cluster_name": "pg", "role_name": "app", "password": again, "reset_password": true, "namespace": ns}),
+        json!({"cluster_name": "pg", "role_name": "app", "password": format!("{again}{}", "x".repeat(1100)),
+               "namespace": ns}),
+    ] {
+        let result = tools.session.call_tool("update_postgres_role", arguments).await;
+        assert_eq!(result["isError"], json!(true), "{result}");
+        assert!(!result.to_string().contains(again), "the password was echoed: {result}");
+    }
+    // reset_password stays.
+    tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "reset_password": true, "namespace": ns}),
+        )
+        .await;
+    let secret = read(bed, &ns, &secrets(), "cnpg-pg-user-app").await.unwrap();
+    assert_ne!(password_in(&secret), again);
+
+    // A Secret someone else manages is neither written nor read (the grant
+    // covers only this server's names); detaching it leaves it alone.
+    create(
+        bed,
+        &ns,
+        &database_roles(),
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole", "metadata": {"name": "pg-ext"},
+               "spec": {"cluster": {"name": "pg"}, "name": "ext", "login": true,
+                        "passwordSecret": {"name": "ext-password"}}}),
+    )
+    .await;
+    let text = tools
+        .fails(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "ext", "password": given, "namespace": ns}),
+        )
+        .await;
+    assert!(text.contains("ext-password was not created by this server"), "{text}");
+    let result = tools
+        .ok(
+            "update_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "ext", "disable_password": true, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        first_text(&result).contains("no longer uses Secret ext-password; left in place"),
+        "{}",
+        first_text(&result)
+    );
+    let role = read(bed, &ns, &database_roles(), "pg-ext").await.unwrap();
+    assert_eq!(role["spec"]["disablePassword"], json!(true));
+    assert!(role["spec"].get("passwordSecret").is_none(), "{role}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_say_what_happened_and_statuses_lead_with_the_operators_state() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("cnpg-answers").await.unwrap();
+    let mut tools = ToolServer::start(bed, &[]).await;
+    plain_cluster(bed, &ns, 1).await;
+    let result = tools
+        .ok(
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 2, "namespace": ns}),
+        )
+        .await;
+    assert_eq!(
+        first_text(&result).lines().next().unwrap(),
+        format!("Scaled cluster {ns}/pg from 1 to 2 instances.")
+    );
+    let result = tools
+        .ok(
+            "scale_postgres_cluster",
+            json!({"name": "pg", "instances": 2, "namespace": ns}),
+        )
+        .await;
+    assert!(
+        first_text(&result).starts_with(&format!("Cluster {ns}/pg already has 2 instance(s); nothing changed.")),
+        "{}",
+        first_text(&result)
+    );
+
+    // Roles: waiting, applied, refused, in the operator's words.
+    let result = tools
+        .ok(
+            "create_postgres_role",
+            json!({"cluster_name": "pg", "role_name": "app", "namespace": ns}),
+        )
+        .await;
+    assert!(
+        first_text(&result).starts_with(&format!("Created role `app` in cluster {ns}/pg")),
+        "{}",
+        first_text(&result)
+    );
+    async fn status(tools: &mut ToolServer, tool: &str, arguments: Value) -> (String, Value) {
+        let result = tools.ok(tool, arguments).await;
+        (first_text(&result), structured(&result)["state"].clone())
+    }
+    let role_args = json!({"cluster_name": "pg", "role_name": "app", "namespace": ns});
+    let (text, state) = status(&mut tools, "get_postgres_role_status", role_args.clone()).await;
+    assert!(text.starts_with("`app`: waiting for the operator"), "{text}");
+    assert_eq!(state, json!("waiting for the operator (not reconciled yet)"));
+    patch_status(
+        bed,
+        &ns,
+        &database_roles(),
+        "pg-app",
+        json!({"applied": true, "observedGeneration": 1}),
+    )
+    .await;
+    let (text, _) = status(&mut tools, "get_postgres_role_status", role_args.clone()).await;
+    assert!(text.starts_with("`app`: applied by the operator. LOGIN"), "{text}");
+    patch_status(
+        bed,
+        &ns,
+        &database_roles(),
+        "pg-app",
+        json!({"applied": false, "message": "role \"missing\" does not exist"}),
+    )
+    .await;
+    let (text, _) = status(&mut tools, "get_postgres_role_status", role_args.clone()).await;
+    assert!(
+        text.starts_with("`app`: NOT applied, the operator reports: role \"missing\" does not exist."),
+        "{text}"
+    );
+    let result = tools
+        .ok("list_postgres_roles", json!({"cluster_name": "pg", "namespace": ns}))
+        .await;
+    assert!(
+        first_text(&result).contains("\n- `app`: NOT applied"),
+        "{}",
+        first_text(&result)
+    );
+
+    // Databases likewise; a change not seen yet by the operator is said so.
+    tools
+        .ok(
+            "create_postgres_database",
+            json!({"cluster_name": "pg", "database_name": "shop", "owner": "app", "namespace": ns}),
+        )
+        .await;
+    let db_args = json!({"cluster_name": "pg", "database_name": "shop", "namespace": ns});
+    let (text, _) = status(&mut tools, "get_postgres_database_status", db_args.clone()).await;
+    assert!(text.starts_with("`shop`: waiting for the operator"), "{text}");
+    patch_status(
+        bed,
+        &ns,
+        &databases(),
+        "pg-shop",
+        json!({"applied": true, "observedGeneration": 1}),
+    )
+    .await;
+    let (text, state) = status(&mut tools, "get_postgres_database_status", db_args.clone()).await;
+    assert!(text.starts_with("`shop`: applied by the operator. Owner app"), "{text}");
+    assert_eq!(state, json!("applied by the operator"));
+    api(bed, &ns, &databases())
+        .await
+        .patch(
+            "pg-shop",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"databaseReclaimPolicy": "delete"}})),
+        )
+        .await
+        .unwrap();
+    let (text, _) = status(&mut tools, "get_postgres_database_status", db_args).await;
+    assert!(
+        text.starts_with("`shop`: applied, but the latest change is still waiting for the operator"),
+        "{text}"
+    );
 }

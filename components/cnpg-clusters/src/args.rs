@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cnpg_mcp_sdk::names::{CLUSTER_NAME_PATTERN, QUANTITY_PATTERN};
+use cnpg_mcp_sdk::names::{CLUSTER_NAME_PATTERN, PG_NAME_PATTERN, QUANTITY_PATTERN};
 use cnpg_mcp_sdk::tool::{DetailLevel, Format};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -130,7 +130,6 @@ pub struct Resources {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("not" = {"required": ["postgres_version", "container_image"]}))]
 pub struct CreateCluster {
     /// Name of the new Cluster (lowercase letters, digits and `-`; at most 50 characters so instance names fit).
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
@@ -143,10 +142,10 @@ pub struct CreateCluster {
     #[serde(default = "ten_gi")]
     #[schemars(regex(pattern = QUANTITY_PATTERN))]
     pub storage_size: String,
-    /// PostgreSQL major version (e.g. `16`, `17`) or major.minor: runs the image `<repository>:<version>` from the image repository the server is configured with. Default `16` when a repository is configured, else the operator's default image. Not allowed together with `container_image`.
+    /// PostgreSQL major version (e.g. `16`, `17`) or major.minor: runs the image `<repository>:<version>`, from the image repository the server's operator configured, else CloudNativePG's own `ghcr.io/cloudnative-pg/postgresql`. Unset: `16` when a repository is configured, else the operator's default image. With `container_image` too, the explicit image wins.
     #[schemars(regex(pattern = "^[0-9]{2}(\\.[0-9]+)?$"))]
     pub postgres_version: Option<String>,
-    /// Full PostgreSQL operand image to run (not together with `postgres_version`).
+    /// Full PostgreSQL operand image to run; wins over `postgres_version`.
     #[schemars(length(min = 1, max = 512))]
     pub container_image: Option<String>,
     /// Storage class of the data volumes; the cluster's default class when unset.
@@ -165,11 +164,11 @@ pub struct CreateCluster {
     /// Size of a separate WAL volume per instance (e.g. `2Gi`); WAL stays on the data volume when unset.
     #[schemars(regex(pattern = QUANTITY_PATTERN))]
     pub wal_storage_size: Option<String>,
-    /// Application database created at bootstrap (initdb). Default: the operator's (`app`).
-    #[schemars(regex(pattern = "^[a-z_][a-z0-9_]*$"), length(max = 63))]
+    /// Application database created at bootstrap (initdb). Default: the operator's (`app`). Lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 63 (PostgreSQL's identifier limit): the operator quotes the name, so `-` works like `_`; uppercase is refused because unquoted SQL folds it.
+    #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub database: Option<String>,
-    /// Owner role of the bootstrap database. Default: the operator's (same as the database).
-    #[schemars(regex(pattern = "^[a-z_][a-z0-9_]*$"), length(max = 63))]
+    /// Owner role of the bootstrap database. Default: the operator's (same as the database). Same characters as `database`.
+    #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub owner: Option<String>,
     /// Wait (by watch, with progress notifications) until the cluster is healthy. Default false.
     #[serde(default)]

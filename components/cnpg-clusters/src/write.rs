@@ -24,31 +24,75 @@ pub const VALIDATION_ANNOTATION: &str = "cnpg.io/validation";
 /// Config key: image repository for `postgres_version`.
 const IMAGE_REPOSITORY_KEY: &str = "postgres_image_repository";
 
+/// CloudNativePG's own PostgreSQL images, used for `postgres_version` when
+/// the grant configures no repository: the repository of the operator's
+/// default image (`DefaultImageName` in the operator's
+/// `pkg/versions/versions.go`, v1.30.0:
+/// `ghcr.io/cloudnative-pg/postgresql:18.4-system-trixie`), which is tagged
+/// by major version too (`:16`, `:17`, as in the operator's
+/// `docs/src/samples/cluster-example-catalog.yaml`).
+pub const OPERATOR_IMAGE_REPOSITORY: &str = "ghcr.io/cloudnative-pg/postgresql";
+
 /// Seconds `wait` waits by default.
 const DEFAULT_WAIT_SECONDS: u64 = 600;
 
-/// The image to run: the caller's, else `<repository>:<version>`, else
-/// none (the operator's default image).
-fn image_for(a: &args::CreateCluster) -> Result<Option<String>, ToolOutput> {
-    if let Some(image) = &a.container_image {
-        return Ok(Some(image.clone()));
+/// The image a new cluster runs (none: the operator's default) and why,
+/// in words for the answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ImageChoice {
+    pub image: Option<String>,
+    pub reason: String,
+}
+
+/// The caller's image wins; else `<repository>:<version>` from the grant's
+/// repository or, without one, the operator's; else none.
+pub fn choose_image(
+    container_image: Option<&str>,
+    postgres_version: Option<&str>,
+    configured_repository: Option<&str>,
+) -> ImageChoice {
+    if let Some(image) = container_image {
+        let reason = match postgres_version {
+            Some(version) => format!("`container_image` wins over `postgres_version` {version}"),
+            None => "the `container_image` asked for".into(),
+        };
+        return ImageChoice {
+            image: Some(image.to_string()),
+            reason,
+        };
     }
+    match (configured_repository, postgres_version) {
+        (Some(repository), version) => {
+            let version = version.unwrap_or(args::DEFAULT_POSTGRES_VERSION);
+            ImageChoice {
+                image: Some(format!("{repository}:{version}")),
+                reason: format!("PostgreSQL {version} from the image repository this server is configured with"),
+            }
+        }
+        (None, Some(version)) => ImageChoice {
+            image: Some(format!("{OPERATOR_IMAGE_REPOSITORY}:{version}")),
+            reason: format!(
+                "PostgreSQL {version} from CloudNativePG's own image repository (this server configures no \
+                 `{IMAGE_REPOSITORY_KEY}`)"
+            ),
+        },
+        (None, None) => ImageChoice {
+            image: None,
+            reason: "no version or image asked for: the operator's default image".into(),
+        },
+    }
+}
+
+fn image_for(a: &args::CreateCluster) -> ImageChoice {
     let repository = config::get(IMAGE_REPOSITORY_KEY)
         .ok()
         .flatten()
         .filter(|r| !r.is_empty());
-    match (repository, &a.postgres_version) {
-        (Some(repository), version) => Ok(Some(format!(
-            "{repository}:{}",
-            version.as_deref().unwrap_or(args::DEFAULT_POSTGRES_VERSION)
-        ))),
-        (None, None) => Ok(None),
-        (None, Some(version)) => Err(failure(
-            format!("Cannot select PostgreSQL {version}: this server has no `{IMAGE_REPOSITORY_KEY}` configured."),
-            "Pass `container_image` with the full PostgreSQL image instead, or leave out `postgres_version` for the \
-             operator's default image; the server's operator can set `postgres_image_repository` in the component's grant.",
-        )),
-    }
+    choose_image(
+        a.container_image.as_deref(),
+        a.postgres_version.as_deref(),
+        repository.as_deref(),
+    )
 }
 
 /// The Cluster manifest: only what the user asked for.
@@ -173,8 +217,8 @@ pub fn cluster_manifest(a: &args::CreateCluster, namespace: &str, image: Option<
 pub fn create_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
     run_with(arguments, ctx, |a: args::CreateCluster, ctx| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
-        let image = image_for(&a)?;
-        let manifest = cluster_manifest(&a, &ns, image.as_deref());
+        let choice = image_for(&a);
+        let manifest = cluster_manifest(&a, &ns, choice.image.as_deref());
         let target = collection(cnpg("clusters"), Some(&ns));
         let created = kube::create(&target, &manifest, a.dry_run)?;
         let defaults = filled_in(&manifest, &created);
@@ -199,17 +243,26 @@ pub fn create_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
                 fields.join(", ")
             ));
         }
-        let image = image.or(chosen_image);
-        if a.dry_run {
-            return Ok(mutation.output(format!("cluster {ns}/{} is valid and would be created.", a.name)));
-        }
+        let image = choice.image.or(chosen_image);
+        mutation.notes.insert(
+            0,
+            format!(
+                "Image {}: {}.",
+                image.as_deref().unwrap_or("(the operator's default)"),
+                choice.reason
+            ),
+        );
         let mut summary = format!(
-            "Created cluster {ns}/{} with {} instance(s), {} storage, image {}.",
+            "{} cluster {ns}/{} with {} instance(s), {} storage, image {}.",
+            if a.dry_run { "would create" } else { "Created" },
             a.name,
             a.instances,
             a.storage_size,
             image.as_deref().unwrap_or("the operator's default")
         );
+        if a.dry_run {
+            return Ok(mutation.output(summary));
+        }
         if a.wait {
             let wanted = u64::from(a.timeout.unwrap_or(DEFAULT_WAIT_SECONDS as u32)) * 1000;
             // Keep a little of the call's deadline to answer.
@@ -283,7 +336,10 @@ pub fn scale_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, T
         };
         if before == i64::from(a.instances) {
             mutation.notes.push("Nothing to change.".into());
-            return Ok(mutation.output(format!("cluster {ns}/{} already has {before} instance(s).", a.name)));
+            return Ok(mutation.output(format!(
+                "Cluster {ns}/{} already has {before} instance(s); nothing changed.",
+                a.name
+            )));
         }
         let updated = kube::merge_patch(&target, &patch, a.dry_run)?;
         mutation.result = Some(json!({"instances": updated.pointer("/spec/instances")}));
@@ -293,8 +349,10 @@ pub fn scale_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, T
                 .push("Scaling down removes the highest-numbered replicas with their volumes.".into());
         }
         Ok(mutation.output(format!(
-            "cluster {ns}/{}: instances {before} -> {}.",
-            a.name, a.instances
+            "{} cluster {ns}/{} from {before} to {} instances.",
+            if a.dry_run { "would scale" } else { "Scaled" },
+            a.name,
+            a.instances
         )))
     })
 }
@@ -392,9 +450,9 @@ pub fn delete_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
             notes,
         };
         Ok(mutation.output(format!(
-            "cluster {ns}/{} {}; the operator removes its instances and volumes.",
-            a.name,
-            if a.dry_run { "would be deleted" } else { "deleted" }
+            "{} cluster {ns}/{}; the operator removes its instances and volumes.",
+            if a.dry_run { "would delete" } else { "Deleted" },
+            a.name
         )))
     })
 }
@@ -418,10 +476,17 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
                 mutation
                     .notes
                     .push("Validation was not disabled; nothing to change.".into());
-                return Ok(mutation.output(format!("cluster {ns}/{}: validation is on.", a.name)));
+                return Ok(mutation.output(format!(
+                    "Validation of cluster {ns}/{} is already on; nothing changed.",
+                    a.name
+                )));
             }
             kube::merge_patch(&target, &restore_patch, a.dry_run)?;
-            return Ok(mutation.output(format!("cluster {ns}/{}: validation re-enabled.", a.name)));
+            return Ok(mutation.output(format!(
+                "{} validation of cluster {ns}/{}.",
+                if a.dry_run { "would re-enable" } else { "Re-enabled" },
+                a.name
+            )));
         }
         let Some(size) = a.storage_size.clone() else {
             return Err(failure(
@@ -448,7 +513,10 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
                 result: None,
                 notes: vec!["Nothing to change.".into()],
             };
-            return Ok(mutation.output(format!("cluster {ns}/{} already has {current} storage.", a.name)));
+            return Ok(mutation.output(format!(
+                "Cluster {ns}/{} already has {current} storage; nothing changed.",
+                a.name
+            )));
         }
         if new_bytes > old_bytes {
             let patch = json!({"spec": {"storage": {"size": size}}});
@@ -463,7 +531,11 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
                     format!("Follow with get_cluster_resize_status(name=\"{}\").", a.name),
                 ],
             };
-            return Ok(mutation.output(format!("cluster {ns}/{}: storage {current} -> {size}.", a.name)));
+            return Ok(mutation.output(format!(
+                "{} the storage of cluster {ns}/{} from {current} to {size}.",
+                if a.dry_run { "would grow" } else { "Grew" },
+                a.name
+            )));
         }
         // Shrink.
         let instances = cluster.pointer("/spec/instances").and_then(Value::as_i64).unwrap_or(1);
@@ -545,7 +617,7 @@ pub fn resize_cluster(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, 
             a.extra_instances
         ));
         Ok(mutation.output(format!(
-            "cluster {ns}/{}: shrink from {current} to {size} started ({during} instances during the migration).",
+            "Started shrinking cluster {ns}/{} from {current} to {size} ({during} instances during the migration).",
             a.name
         )))
     })
@@ -645,7 +717,8 @@ pub fn promote_instance(arguments: &str, ctx: &CallContext) -> Result<ToolOutput
             "The operator demotes the current primary and promotes the target; follow with get_cluster_status.".into(),
         );
         Ok(mutation.output(format!(
-            "cluster {ns}/{}: switchover from {} to {instance} requested.",
+            "{} switchover of cluster {ns}/{} from {} to {instance}.",
+            if a.dry_run { "would request" } else { "Requested" },
             a.name,
             current.as_deref().unwrap_or("-")
         )))
@@ -726,9 +799,9 @@ pub fn delete_instance(arguments: &str, ctx: &CallContext) -> Result<ToolOutput,
             notes,
         };
         Ok(mutation.output(format!(
-            "instance {instance} of {ns}/{} {}.",
-            a.name,
-            if a.dry_run { "would be deleted" } else { "deleted" }
+            "{} instance {instance} of cluster {ns}/{}.",
+            if a.dry_run { "would delete" } else { "Deleted" },
+            a.name
         )))
     })
 }

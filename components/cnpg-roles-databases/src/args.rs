@@ -1,13 +1,11 @@
 //! Argument structs; the input schemas are derived from them.
 
-use cnpg_mcp_sdk::names::CLUSTER_NAME_PATTERN;
+use cnpg_mcp_sdk::names::{CLUSTER_NAME_PATTERN, PG_NAME_PATTERN};
 use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
-/// PostgreSQL identifiers this server manages: lowercase letters, digits, `_`.
-pub const PG_NAME_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
 
 fn yes() -> bool {
     true
@@ -53,7 +51,7 @@ pub struct GetRole {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL role name.
+    /// PostgreSQL role name (lowercase letters, digits, `_` and `-`; see create_postgres_role).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub role_name: String,
     /// Namespace of the cluster. Default: the server's namespace.
@@ -72,7 +70,7 @@ pub struct CreateRole {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL role name (lowercase letters, digits, `_`). `postgres`, `streaming_replica`, `pg_*` and `cnpg_*` are reserved.
+    /// PostgreSQL role name: lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 63 (PostgreSQL's identifier limit). `-` works like `_` because CloudNativePG quotes every name it sends to PostgreSQL; uppercase is refused because unquoted SQL folds it. `postgres`, `streaming_replica`, `pg_*` and `cnpg_*` are reserved.
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     #[schemars(extend("not" = {"anyOf": [
         {"enum": ["postgres", "streaming_replica"]},
@@ -132,11 +130,17 @@ pub struct CreateRole {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("allOf" = [
+    {"not": {"required": ["password", "reset_password"], "properties": {"reset_password": {"const": true}}}},
+    {"not": {"required": ["password", "disable_password"], "properties": {"disable_password": {"const": true}}}},
+    {"not": {"required": ["reset_password", "disable_password"],
+             "properties": {"reset_password": {"const": true}, "disable_password": {"const": true}}}}
+]))]
 pub struct UpdateRole {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL role name.
+    /// PostgreSQL role name (lowercase letters, digits, `_` and `-`; see create_postgres_role).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub role_name: String,
     /// The role may log in.
@@ -171,6 +175,13 @@ pub struct UpdateRole {
     /// Generate a new password (server-side; never shown) and store it in the role's Secret. Only for Secrets this server created. Default false.
     #[serde(default)]
     pub reset_password: bool,
+    /// New password, written to the role's Secret (created, as with create_postgres_role, when the role has none) and never echoed. Only for Secrets this server created. Not with `reset_password` or `disable_password: true`.
+    #[schemars(length(min = 1, max = 1024), extend("writeOnly" = true))]
+    pub password: Option<String>,
+    /// true: the role gets no password (`disablePassword`; PostgreSQL's password is set to NULL) and its password Secret is detached, and deleted if this server created it; log in by other means, e.g. a client certificate. false: passwords count again (pass `password` to set one).
+    pub disable_password: Option<bool>,
+    /// true: the operator issues and renews a TLS client certificate for the role (Secret `<DatabaseRole name>-client-cert`; needs `login`). false: it stops and deletes the certificate Secret it made.
+    pub client_certificate: Option<bool>,
     /// Namespace of the cluster. Default: the server's namespace.
     #[schemars(regex(pattern = NAMESPACE_PATTERN), length(max = 63))]
     pub namespace: Option<String>,
@@ -185,7 +196,7 @@ pub struct DeleteRole {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL role name.
+    /// PostgreSQL role name (lowercase letters, digits, `_` and `-`; see create_postgres_role).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub role_name: String,
     /// Also drop the role in PostgreSQL (sets the reclaim policy to `delete` before deleting). Default false: the PostgreSQL role stays.
@@ -222,7 +233,7 @@ pub struct GetDatabase {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL database name.
+    /// PostgreSQL database name (lowercase letters, digits, `_` and `-`; see create_postgres_database).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub database_name: String,
     /// Namespace of the cluster. Default: the server's namespace.
@@ -281,11 +292,11 @@ pub struct CreateDatabase {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL database name (lowercase letters, digits, `_`; not `postgres`, `template0`, `template1`).
+    /// PostgreSQL database name: lowercase letters, digits, `_` and `-`, starting with a letter or `_`, at most 63 (`-` works because CloudNativePG quotes the name; uppercase is refused because unquoted SQL folds it). Not `postgres`, `template0`, `template1`.
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     #[schemars(extend("not" = {"enum": ["postgres", "template0", "template1"]}))]
     pub database_name: String,
-    /// Owner role of the database.
+    /// Owner role of the database (same characters as `database_name`).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub owner: String,
     /// `retain` (default): deleting the Database object keeps the PostgreSQL database; `delete` drops it.
@@ -335,7 +346,7 @@ pub struct DeleteDatabase {
     /// Name of the CloudNativePG Cluster.
     #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
     pub cluster_name: String,
-    /// PostgreSQL database name.
+    /// PostgreSQL database name (lowercase letters, digits, `_` and `-`; see create_postgres_database).
     #[schemars(regex(pattern = PG_NAME_PATTERN), length(min = 1, max = 63))]
     pub database_name: String,
     /// Must be true to delete. Default false.

@@ -37,6 +37,8 @@ pub struct DatabaseInfo {
     /// `present` or `absent`.
     pub ensure: String,
     pub reclaim_policy: String,
+    /// The operator's reconciliation state, in words.
+    pub state: String,
     pub encoding: Option<String>,
     pub locale: Option<String>,
     pub locale_provider: Option<String>,
@@ -86,6 +88,7 @@ pub fn database_info(item: &Value) -> DatabaseInfo {
         owner: text(item, "/spec/owner"),
         ensure: text(item, "/spec/ensure").unwrap_or_else(|| "present".into()),
         reclaim_policy: text(item, "/spec/databaseReclaimPolicy").unwrap_or_else(|| "retain".into()),
+        state: crate::state::of_object(item),
         encoding: text(item, "/spec/encoding"),
         locale: text(item, "/spec/locale"),
         locale_provider: text(item, "/spec/localeProvider"),
@@ -98,20 +101,13 @@ pub fn database_info(item: &Value) -> DatabaseInfo {
 
 fn render(d: &DatabaseInfo) -> String {
     let mut line = format!(
-        "{} (Database {}), owner {}, reclaim {}: {}",
+        "`{}`: {}. Owner {}, reclaim policy {} (Database {}).",
         d.database_name,
-        d.object_name,
+        d.state,
         d.owner.as_deref().unwrap_or("-"),
         d.reclaim_policy,
-        match d.applied {
-            Some(true) => "applied",
-            Some(false) => "NOT applied",
-            None => "not reconciled yet",
-        }
+        d.object_name
     );
-    if let Some(m) = &d.message {
-        line.push_str(&format!(" ({m})"));
-    }
     for (kind, list) in [("extension", &d.extensions), ("schema", &d.schemas)] {
         for o in list {
             line.push_str(&format!(
@@ -294,10 +290,10 @@ pub fn create_database(arguments: &str, ctx: &CallContext) -> Result<ToolOutput,
             ],
         };
         Ok(mutation.output(format!(
-            "database `{}` in cluster {ns}/{} {} (Database {object_name}).",
+            "{} database `{}` in cluster {ns}/{} (Database {object_name}).",
+            if a.dry_run { "would create" } else { "Created" },
             a.database_name,
-            a.cluster_name,
-            if a.dry_run { "would be created" } else { "created" }
+            a.cluster_name
         )))
     })
 }
@@ -351,11 +347,11 @@ pub fn delete_database(arguments: &str, ctx: &CallContext) -> Result<ToolOutput,
             notes: vec![note.into()],
         };
         Ok(mutation.output(format!(
-            "Database object {} (`{}`) of cluster {ns}/{} {}.",
+            "{} Database object {} (`{}`) of cluster {ns}/{}.",
+            if a.dry_run { "would delete" } else { "Deleted" },
             info.object_name,
             a.database_name,
-            a.cluster_name,
-            if a.dry_run { "would be deleted" } else { "deleted" }
+            a.cluster_name
         )))
     })
 }

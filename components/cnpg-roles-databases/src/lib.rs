@@ -6,6 +6,7 @@ pub mod args;
 mod databases;
 mod prompts;
 mod roles;
+mod state;
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
 use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::tools::Guest;

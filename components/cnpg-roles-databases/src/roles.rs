@@ -20,10 +20,16 @@ pub const OWNER_ANNOTATION: &str = "cnpg-mcp/role";
 const PASSWORD_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 const PASSWORD_LENGTH: usize = 32;
 
-/// `cnpg-<cluster>-user-<role>` with the role as an object-name part.
-pub fn secret_name(cluster: &str, role: &str) -> String {
-    let object = child_object_name(cluster, role);
-    format!("cnpg-{cluster}-user-{}", &object[cluster.len() + 1..])
+/// `cnpg-<cluster>-user-<role>`, the role part taken from the role's
+/// DatabaseRole name (`<cluster>-<role>`, possibly disambiguated), so two
+/// roles whose names map to one object-name part (`app_user`, `app-user`)
+/// get different Secrets.
+pub fn secret_name(cluster: &str, object_name: &str) -> String {
+    let part = object_name
+        .strip_prefix(cluster)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .unwrap_or(object_name);
+    format!("cnpg-{cluster}-user-{part}")
 }
 
 /// A password from the host's CSPRNG (WASI random), by rejection sampling
@@ -91,7 +97,11 @@ pub struct RoleInfo {
     /// Secret holding the password (`username` and `password` keys); never its content.
     pub password_secret: Option<String>,
     pub disable_password: bool,
+    /// Whether the operator issues a TLS client certificate for the role.
+    pub client_certificate: bool,
     pub reclaim_policy: Option<String>,
+    /// The operator's reconciliation state, in words.
+    pub state: String,
     /// Whether the operator applied the role to PostgreSQL (none: not reported yet).
     pub applied: Option<bool>,
     pub message: Option<String>,
@@ -126,13 +136,24 @@ fn role_from_spec(spec: &Value) -> RoleInfo {
             .and_then(Value::as_str)
             .map(str::to_string),
         disable_password: flag(spec, "disablePassword", false),
+        client_certificate: client_certificate_enabled(spec),
         reclaim_policy: spec
             .get("databaseRoleReclaimPolicy")
             .and_then(Value::as_str)
             .map(str::to_string),
         applied: None,
         message: None,
+        state: String::new(),
     }
+}
+
+/// `spec.clientCertificate.enabled`, which the CRD defaults to true when
+/// the block is present (`ClientCertificateConfiguration` in the
+/// operator's `api/v1/databaserole_types.go`).
+fn client_certificate_enabled(spec: &Value) -> bool {
+    spec.get("clientCertificate")
+        .filter(|c| c.is_object())
+        .is_some_and(|c| c.get("enabled").and_then(Value::as_bool).unwrap_or(true))
 }
 
 fn role_from_object(item: &Value) -> RoleInfo {
@@ -145,6 +166,7 @@ fn role_from_object(item: &Value) -> RoleInfo {
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
         .map(str::to_string);
+    info.state = crate::state::of_object(item);
     info
 }
 
@@ -170,12 +192,13 @@ fn managed_roles(cluster: &Value) -> Vec<RoleInfo> {
                     info.source = "Cluster.spec.managed.roles".into();
                     let state = state_of(&info.role_name);
                     info.applied = state.as_deref().map(|s| s == "reconciled");
-                    info.message = cluster
+                    let refusal = cluster
                         .pointer("/status/managedRolesStatus/cannotReconcile")
                         .and_then(|c| c.get(&info.role_name))
                         .and_then(Value::as_array)
-                        .map(|m| m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
-                        .or(state);
+                        .map(|m| m.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "));
+                    info.state = crate::state::of_managed_role(state.as_deref(), refusal.as_deref());
+                    info.message = refusal.or(state);
                     info
                 })
                 .collect()
@@ -204,21 +227,22 @@ fn render_role(r: &RoleInfo) -> String {
             attrs.push(name);
         }
     }
+    if !r.login {
+        attrs.push("NOLOGIN");
+    }
     if !r.inherit {
         attrs.push("NOINHERIT");
     }
+    if r.client_certificate {
+        attrs.push("(client certificate)");
+    }
     format!(
-        "{} [{}] ({}{}){}{}",
+        "`{}`: {}. {} ({}{}).",
         r.role_name,
+        r.state,
         attrs.join(" "),
         r.source,
-        r.object_name.as_deref().map(|o| format!(" {o}")).unwrap_or_default(),
-        match r.applied {
-            Some(true) => " applied".to_string(),
-            Some(false) => " NOT applied".to_string(),
-            None => " not reconciled yet".to_string(),
-        },
-        r.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        r.object_name.as_deref().map(|o| format!(" {o}")).unwrap_or_default()
     )
 }
 
@@ -323,6 +347,15 @@ pub fn role_manifest(a: &args::CreateRole, ns: &str, object_name: &str, secret: 
     })
 }
 
+/// The Secret as shown in answers: the password replaced by `shown`.
+fn shown_secret(ns: &str, name: &str, role: &str, shown: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/basic-auth",
+        "metadata": {"name": name, "namespace": ns},
+        "stringData": {"username": role, "password": shown},
+    })
+}
+
 fn secret_manifest(ns: &str, name: &str, cluster: &str, role: &str, password: &str) -> Value {
     json!({
         "apiVersion": "v1",
@@ -371,7 +404,7 @@ pub fn create_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             ));
         }
         let object_name = free_object_name("databaseroles", &ns, &a.cluster_name, &a.role_name)?;
-        let secret = (!a.disable_password).then(|| secret_name(&a.cluster_name, &a.role_name));
+        let secret = (!a.disable_password).then(|| secret_name(&a.cluster_name, &object_name));
         if let Some(secret) = &secret
             && kube::get_optional(&object(core("secrets"), &ns, secret))?.is_some()
         {
@@ -393,7 +426,8 @@ pub fn create_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             )?;
             created_secret_uid = kube::meta(&created, "uid").map(str::to_string);
             notes.push(format!(
-                "Password generated and stored in Secret {ns}/{secret} (keys `username`, `password`); it is not shown here."
+                "Password generated and {} in Secret {ns}/{secret} (keys `username`, `password`); it is not shown here.",
+                if a.dry_run { "would be stored" } else { "stored" }
             ));
         }
         let outcome = kube::create(&collection(cnpg("databaseroles"), Some(&ns)), &manifest, a.dry_run);
@@ -423,18 +457,34 @@ pub fn create_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
         let mutation = Mutation {
             action: "create".into(),
             dry_run: a.dry_run,
-            request: json!({"databaseRole": manifest, "secret": secret.as_ref().map(|s| json!({
-                "name": s, "type": "kubernetes.io/basic-auth", "stringData": {"username": a.role_name, "password": "<generated>"}}))}),
+            request: json!({"databaseRole": manifest, "secret": secret.as_ref().map(|s| shown_secret(&ns, s, &a.role_name, "<generated>"))}),
             result: Some(json!({"object_name": object_name, "password_secret": secret})),
             notes,
         };
         Ok(mutation.output(format!(
-            "role `{}` in cluster {ns}/{} {} (DatabaseRole {object_name}).",
+            "{} role `{}` in cluster {ns}/{} (DatabaseRole {object_name}).",
+            if a.dry_run { "would create" } else { "Created" },
             a.role_name,
-            a.cluster_name,
-            if a.dry_run { "would be created" } else { "created" }
+            a.cluster_name
         )))
     })
+}
+
+/// What an update does to the role's password Secret.
+enum SecretChange {
+    /// Nothing.
+    Keep,
+    /// A new password in the Secret this server created for the role.
+    Rewrite {
+        name: String,
+        password: String,
+        shown: &'static str,
+    },
+    /// A new Secret for a role that has none (then referenced by the role).
+    Create { name: String, password: String },
+    /// `disable_password`: the role no longer references its Secret;
+    /// deleted when this server created it.
+    Detach { name: String, ours: Option<Value> },
 }
 
 pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
@@ -453,6 +503,14 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             }
             return Err(not_found_role(&ns, &a.cluster_name, &a.role_name));
         };
+        if a.password.is_some() && (a.reset_password || a.disable_password == Some(true))
+            || a.reset_password && a.disable_password == Some(true)
+        {
+            return Err(failure(
+                "`password`, `reset_password` and `disable_password: true` exclude each other.",
+                "Pass one of them.",
+            ));
+        }
         let spec = role.get("spec").cloned().unwrap_or(Value::Null);
         let mut patch = Map::new();
         let mut set = |key: &str, value: Value, default: Value| {
@@ -489,56 +547,186 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
         if let Some(v) = a.reclaim_policy {
             set("databaseRoleReclaimPolicy", json!(v.as_str()), json!("retain"));
         }
+        if let Some(v) = a.client_certificate
+            && v != client_certificate_enabled(&spec)
+        {
+            patch.insert("clientCertificate".into(), json!({"enabled": v}));
+        }
         let object_name = kube::name_of(&role).to_string();
         let target = object(cnpg("databaseroles"), &ns, &object_name);
-        let mut notes = Vec::new();
-        let mut request = Map::new();
-        // The password first: a refused reset must not leave half an update.
-        let secret_target = if a.reset_password {
-            let Some(secret) = spec.pointer("/passwordSecret/name").and_then(Value::as_str) else {
+        let current_secret = spec
+            .pointer("/passwordSecret/name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let password_disabled = flag(&spec, "disablePassword", false);
+        // Every check before the first write: a refused password change
+        // must not leave half an update.
+        // Only Secrets named like ours are read: the grant allows no others.
+        let ours_by_name = |name: &str| name.starts_with(&format!("cnpg-{}-user-", a.cluster_name));
+        let our_secret = |name: &str| -> Result<Value, ToolOutput> {
+            let current = if ours_by_name(name) {
+                Some(kube::get(&object(core("secrets"), &ns, name))?)
+            } else {
+                None
+            };
+            let Some(current) = current.filter(|c| is_our_secret(c, &a.cluster_name, &a.role_name)) else {
                 return Err(failure(
-                    format!(
-                        "Role `{}` has no password Secret (disablePassword or no password set).",
-                        a.role_name
-                    ),
-                    "Roles without a Secret get their credentials elsewhere (e.g. client certificates).",
+                    format!("Secret {ns}/{name} was not created by this server; it is not changed."),
+                    "Change that password where the Secret is managed.",
                 ));
             };
-            let secret_ref = object(core("secrets"), &ns, secret);
-            let current = kube::get(&secret_ref)?;
-            if !is_our_secret(&current, &a.cluster_name, &a.role_name) {
-                return Err(failure(
-                    format!("Secret {ns}/{secret} was not created by this server; it is not changed."),
-                    "Rotate that password where the Secret is managed.",
-                ));
-            }
-            Some((secret.to_string(), secret_ref))
-        } else {
-            None
+            Ok(current)
         };
+        let secret_change = if a.disable_password == Some(true) {
+            if !password_disabled {
+                patch.insert("disablePassword".into(), json!(true));
+            }
+            match current_secret {
+                // The CRD refuses `passwordSecret` together with
+                // `disablePassword` (CEL rule in the operator's
+                // api/v1/databaserole_types.go).
+                Some(name) => {
+                    patch.insert("passwordSecret".into(), Value::Null);
+                    let existing = if ours_by_name(&name) {
+                        kube::get_optional(&object(core("secrets"), &ns, &name))?
+                    } else {
+                        None
+                    };
+                    let ours = existing.filter(|s| is_our_secret(s, &a.cluster_name, &a.role_name));
+                    SecretChange::Detach { name, ours }
+                }
+                None => SecretChange::Keep,
+            }
+        } else if a.reset_password || a.password.is_some() {
+            let (password, shown) = match &a.password {
+                Some(p) => (p.clone(), "<given>"),
+                None => (generate_password()?, "<generated>"),
+            };
+            match current_secret {
+                Some(name) => {
+                    our_secret(&name)?;
+                    SecretChange::Rewrite { name, password, shown }
+                }
+                None if a.reset_password => {
+                    return Err(failure(
+                        format!(
+                            "Role `{}` has no password Secret (disablePassword or no password set).",
+                            a.role_name
+                        ),
+                        "Pass `password` to give it one, or use its other credentials (e.g. a client certificate).",
+                    ));
+                }
+                None => {
+                    let name = secret_name(&a.cluster_name, &object_name);
+                    if kube::get_optional(&object(core("secrets"), &ns, &name))?.is_some() {
+                        return Err(failure(
+                            format!("Secret {ns}/{name} exists already; it is never overwritten."),
+                            "Delete that Secret if it is stale, or reference your own Secret in the DatabaseRole.",
+                        ));
+                    }
+                    // A password counts again: `disablePassword` goes.
+                    if password_disabled {
+                        patch.insert("disablePassword".into(), json!(false));
+                    }
+                    patch.insert("passwordSecret".into(), json!({"name": name}));
+                    SecretChange::Create { name, password }
+                }
+            }
+        } else {
+            if a.disable_password == Some(false) && password_disabled {
+                patch.insert("disablePassword".into(), json!(false));
+            }
+            SecretChange::Keep
+        };
+        let mut notes = Vec::new();
+        let mut request = Map::new();
+        // A new Secret exists before the role points at it; removed again
+        // when the role refuses the change.
+        let mut created_uid = None;
+        if let SecretChange::Create { name, password } = &secret_change {
+            let created = kube::create(
+                &collection(core("secrets"), Some(&ns)),
+                &secret_manifest(&ns, name, &a.cluster_name, &a.role_name, password),
+                a.dry_run,
+            )?;
+            created_uid = kube::meta(&created, "uid").map(str::to_string);
+            request.insert("secret".into(), shown_secret(&ns, name, &a.role_name, "<given>"));
+        }
         if !patch.is_empty() {
             let body = json!({"spec": Value::Object(patch.clone())});
-            kube::merge_patch(&target, &body, a.dry_run)?;
+            if let Err(f) = kube::merge_patch(&target, &body, a.dry_run) {
+                if let (SecretChange::Create { name, .. }, false) = (&secret_change, a.dry_run) {
+                    let rollback = kube::delete(&object(core("secrets"), &ns, name), false, created_uid.as_deref());
+                    let what = match rollback {
+                        Ok(_) => format!("The Secret {name} created for it was removed again."),
+                        Err(r) => format!("Removing the Secret {name} created for it failed too: {}", r.message()),
+                    };
+                    return Err(failure(format!("{}\n{what}", f.message()), f.suggestion()));
+                }
+                return Err(f.into());
+            }
             request.insert("databaseRole".into(), body);
-            notes.push(format!(
-                "changed: {}",
-                patch.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
         }
-        if let Some((secret, secret_ref)) = secret_target {
-            let password = generate_password()?;
-            kube::merge_patch(&secret_ref, &json!({"stringData": {"password": password}}), a.dry_run)?;
-            request.insert(
-                "secret".into(),
-                json!({"name": secret, "stringData": {"password": "<generated>"}}),
-            );
-            notes.push(format!(
-                "New password stored in Secret {ns}/{secret} (key `password`); it is not shown here."
-            ));
+        match &secret_change {
+            SecretChange::Keep => {}
+            SecretChange::Rewrite { name, password, shown } => {
+                kube::merge_patch(
+                    &object(core("secrets"), &ns, name),
+                    &json!({"stringData": {"password": password}}),
+                    a.dry_run,
+                )?;
+                request.insert(
+                    "secret".into(),
+                    json!({"name": name, "stringData": {"password": shown}}),
+                );
+                notes.push(format!(
+                    "New password {} in Secret {ns}/{name} (key `password`); it is not shown here.",
+                    if a.dry_run { "would be stored" } else { "stored" }
+                ));
+            }
+            SecretChange::Create { name, .. } => notes.push(format!(
+                "Password {} in the new Secret {ns}/{name} (keys `username`, `password`); it is not shown here.",
+                if a.dry_run { "would be stored" } else { "stored" }
+            )),
+            SecretChange::Detach {
+                name,
+                ours: Some(secret),
+            } => {
+                kube::delete(
+                    &object(core("secrets"), &ns, name),
+                    a.dry_run,
+                    kube::meta(secret, "uid"),
+                )?;
+                request.insert("deleteSecret".into(), json!(name));
+                notes.push(format!(
+                    "{} Secret {name} (created by this server): the role has no password now",
+                    if a.dry_run { "would delete" } else { "deleted" }
+                ));
+            }
+            SecretChange::Detach { name, ours: None } => notes.push(format!(
+                "the role no longer uses Secret {name}; left in place: this server did not create it"
+            )),
         }
         if request.is_empty() {
             notes.push("Nothing to change: the role already has these values.".into());
+        } else {
+            notes.push(
+                "The operator applies the change in PostgreSQL; get_postgres_role_status shows when it is applied."
+                    .into(),
+            );
         }
+        let what = if request.is_empty() {
+            "nothing changed".to_string()
+        } else {
+            let mut changed: Vec<String> = patch.keys().cloned().collect();
+            if matches!(
+                secret_change,
+                SecretChange::Rewrite { .. } | SecretChange::Create { .. }
+            ) {
+                changed.push("password".into());
+            }
+            format!("changed {}", changed.join(", "))
+        };
         let mutation = Mutation {
             action: "merge-patch".into(),
             dry_run: a.dry_run,
@@ -547,8 +735,10 @@ pub fn update_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             notes,
         };
         Ok(mutation.output(format!(
-            "role `{}` in cluster {ns}/{} updated.",
-            a.role_name, a.cluster_name
+            "{} role `{}` in cluster {ns}/{}: {what}.",
+            if a.dry_run { "would update" } else { "Updated" },
+            a.role_name,
+            a.cluster_name
         )))
     })
 }
@@ -619,10 +809,10 @@ pub fn delete_role(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, Too
             notes,
         };
         Ok(mutation.output(format!(
-            "role `{}` of cluster {ns}/{} {}.",
+            "{} role `{}` of cluster {ns}/{}.",
+            if a.dry_run { "would delete" } else { "Deleted" },
             a.role_name,
-            a.cluster_name,
-            if a.dry_run { "would be deleted" } else { "deleted" }
+            a.cluster_name
         )))
     })
 }

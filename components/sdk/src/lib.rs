@@ -13,6 +13,7 @@
 //! - [`names`]: Kubernetes and PostgreSQL names, quantities.
 //! - [`confirm`]: confirmation of destructive calls (flag and elicitation).
 //! - [`time`]: timestamps in the layout CloudNativePG writes.
+//! - [`yaml`]: manifests and patches shown as YAML.
 //! - [`log`] and [`progress`]: the host's logging and progress imports.
 //! - [`requested_grant!`]: embeds the grant a component asks for, which
 //!   `cnpg-mcp components validate` compares with the operator's grant.
@@ -34,6 +35,7 @@ pub mod names;
 pub mod progress;
 pub mod time;
 pub mod tool;
+pub mod yaml;
 
 /// Name of the custom section holding a component's requested grant.
 pub const REQUESTED_GRANT_SECTION: &str = "cnpg-mcp:requested-grant";

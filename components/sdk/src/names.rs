@@ -7,9 +7,13 @@ pub const MAX_OBJECT_NAME: usize = 253;
 /// after it).
 pub const CLUSTER_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
-/// Schema pattern of a PostgreSQL identifier this server manages:
-/// lowercase, digits and `_`, starting with a letter or `_`.
-pub const PG_NAME_PATTERN: &str = "^[a-z_][a-z0-9_]*$";
+/// Schema pattern of a PostgreSQL role or database name this server
+/// manages: lowercase letters, digits, `_` and `-`, starting with a letter
+/// or `_`. PostgreSQL takes any quoted identifier and CloudNativePG quotes
+/// every name it sends (`pgx.Identifier{..}.Sanitize()` in the operator's
+/// role, database and initdb code), so `-` is as safe as `_`; uppercase is
+/// left out because unquoted SQL, which users type, folds it to lowercase.
+pub const PG_NAME_PATTERN: &str = "^[a-z_][a-z0-9_-]*$";
 
 /// Schema pattern of a Kubernetes quantity of bytes (`10Gi`, `500M`, `1.5Ti`).
 pub const QUANTITY_PATTERN: &str = "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$";
@@ -30,8 +34,9 @@ pub fn reserved_role(name: &str) -> Option<String> {
 }
 
 /// A PostgreSQL name as part of an object name: `_` becomes `-`. Names that
-/// only differ in `_` versus `-` cannot both exist in PostgreSQL's lowercase
-/// identifiers we accept (they have no `-`), so the mapping is one-to-one.
+/// only differ in `_` versus `-` (`app_user`, `app-user`) map to the same
+/// part; creating tools check whether the usual object name is taken and
+/// fall back to [`disambiguated_object_name`].
 pub fn pg_to_object(name: &str) -> String {
     name.replace('_', "-")
 }
@@ -123,5 +128,12 @@ mod tests {
         let b = disambiguated_object_name("pg", "tmp");
         assert_ne!(a, b);
         assert!(a.starts_with("pg-tmp-") && a.len() == "pg-tmp-".len() + 6, "{a}");
+        // Both spellings of a name the reference server users write.
+        assert_eq!(child_object_name("pg", "test-role-1733"), "pg-test-role-1733");
+        assert_eq!(child_object_name("pg", "app-user"), child_object_name("pg", "app_user"));
+        assert_ne!(
+            disambiguated_object_name("pg", "app-user"),
+            disambiguated_object_name("pg", "app_user")
+        );
     }
 }

@@ -206,9 +206,23 @@ impl Mutation {
             text.push_str(note);
         }
         if self.dry_run {
+            // YAML for people (as kubectl shows manifests); the JSON stays
+            // in the structured content.
             text.push_str("\nRequest that would be sent:\n");
-            text.push_str(&serde_json::to_string_pretty(&self.request).unwrap_or_default());
+            text.push_str(&crate::yaml::yaml_block(&self.documents()));
         }
         success(self, text, Format::Text)
+    }
+
+    /// The request as YAML documents: one per manifest when the request
+    /// bundles several (e.g. a DatabaseRole and its Secret), else one.
+    fn documents(&self) -> Vec<&Value> {
+        if let Value::Object(parts) = &self.request {
+            let manifests: Vec<&Value> = parts.values().filter(|v| !v.is_null()).collect();
+            if manifests.len() > 1 && manifests.iter().all(|m| m.get("kind").is_some()) {
+                return manifests;
+            }
+        }
+        vec![&self.request]
     }
 }

@@ -408,6 +408,7 @@ impl Runtime {
             .tool(name)
             .ok_or_else(|| CallError::UnknownTool(name.to_string()))?;
         let arguments = serde_json::Value::Object(arguments);
+        let secrets = write_only_values(&tool.input_schema, &arguments);
         let problems: Vec<String> = tool
             .input_validator
             .iter_errors(&arguments)
@@ -419,7 +420,7 @@ impl Runtime {
                 } else {
                     format!("`{path}`")
                 };
-                format!("{field}: {error}")
+                redact(format!("{field}: {error}"), &secrets)
             })
             .collect();
         if !problems.is_empty() {
@@ -703,4 +704,55 @@ fn tool_error(error: types::ToolError) -> CallError {
         E::Other(m) => ("error", m),
     };
     CallError::Tool { kind, message }
+}
+
+/// The JSON texts of the arguments whose top-level property the input
+/// schema marks `writeOnly` (JSON Schema 2020-12 validation vocabulary,
+/// section 9.4: a value sent but never returned, such as a password).
+fn write_only_values(schema: &serde_json::Value, arguments: &serde_json::Value) -> Vec<String> {
+    let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, property)| property.get("writeOnly").and_then(|w| w.as_bool()) == Some(true))
+        .filter_map(|(name, _)| arguments.get(name))
+        .map(|value| value.to_string())
+        .collect()
+}
+
+/// A validation message without those values: validator messages quote
+/// the offending instance, which may hold them.
+fn redact(mut message: String, secrets: &[String]) -> String {
+    for secret in secrets {
+        message = message.replace(secret.as_str(), "\"<redacted>\"");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn validation_messages_never_quote_write_only_arguments() {
+        let schema = json!({"type": "object", "properties": {
+            "password": {"type": "string", "writeOnly": true, "maxLength": 4},
+            "role_name": {"type": "string"},
+        }});
+        let arguments = json!({"password": "hunter2-secret", "role_name": "app"});
+        let secrets = write_only_values(&schema, &arguments);
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let messages: Vec<String> = validator
+            .iter_errors(&arguments)
+            .map(|e| redact(e.to_string(), &secrets))
+            .collect();
+        assert_eq!(messages.len(), 1);
+        assert!(
+            !messages[0].contains("hunter2") && messages[0].contains("<redacted>"),
+            "{messages:?}"
+        );
+        assert!(write_only_values(&schema, &json!({"role_name": "app"})).is_empty());
+    }
 }
