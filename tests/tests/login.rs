@@ -274,6 +274,26 @@ async fn a_person_signs_in_through_the_browser_and_token_connect_and_logout_use_
     let _ = listener.kill();
     let _ = listener.wait();
 
+    // The documented Inspector script without --token uses the sign-in.
+    let output = Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-inspector.sh"))
+        .args([
+            "--transport",
+            "http",
+            "--url",
+            &resource,
+            "--binary",
+            binary().to_str().unwrap(),
+        ])
+        .env("HOME", config)
+        .env("CNPG_MCP_CONFIG_DIR", config)
+        .env_remove("CNPG_MCP_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}\n{}", stderr(&output));
+    assert!(text.contains("get_session_info") && text.contains("alice"), "{text}");
+
     // Logout revokes the refresh token at the IdP and forgets the sign-in.
     let current_refresh = signin(config)["refresh_token"].as_str().unwrap().to_string();
     succeeded(&run(config, &["logout", "--url", &resource]));

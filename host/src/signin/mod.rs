@@ -669,3 +669,67 @@ pub fn whoami(args: &SignedInArgs) -> anyhow::Result<String> {
     });
     Ok(serde_json::to_string_pretty(&report)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signin() -> SignIn {
+        SignIn {
+            url: "https://mcp.example.com/mcp".into(),
+            issuer: "https://idp.example.com".into(),
+            resource: "https://mcp.example.com/mcp".into(),
+            client_id: "cli".into(),
+            token_endpoint: "https://idp.example.com/token".into(),
+            revocation_endpoint: None,
+            access_token: "old".into(),
+            refresh_token: Some("refresh-1".into()),
+            expires_at: 0,
+            scope: Some("mcp:read offline_access".into()),
+        }
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_replaces_the_old_one_and_an_absent_one_keeps_it() {
+        let rotated = with_tokens(
+            signin(),
+            &json!({"access_token": "new", "refresh_token": "refresh-2", "expires_in": 600}),
+        )
+        .unwrap();
+        assert_eq!(rotated.refresh_token.as_deref(), Some("refresh-2"));
+        assert_eq!(rotated.access_token, "new");
+        assert!(rotated.expires_at >= now() + 599);
+        // RFC 6749 §6: a server that does not rotate sends none back.
+        let kept = with_tokens(signin(), &json!({"access_token": "new", "expires_in": 600})).unwrap();
+        assert_eq!(kept.refresh_token.as_deref(), Some("refresh-1"));
+        assert_eq!(kept.scope.as_deref(), Some("mcp:read offline_access"));
+        assert!(with_tokens(signin(), &json!({"token_type": "Bearer"})).is_err());
+    }
+
+    #[test]
+    fn the_expiry_of_an_answer_without_expires_in_comes_from_the_jwt() {
+        let exp = now() + 1234;
+        let payload =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"sub": "alice", "exp": exp}).to_string());
+        let token = format!("e30.{payload}.sig");
+        let signin = with_tokens(signin(), &json!({"access_token": token})).unwrap();
+        assert!(signin.expires_at.abs_diff(exp) <= 1);
+        assert_eq!(claims(&signin.access_token)["sub"], json!("alice"));
+        assert_eq!(claims("opaque-token"), Value::Null);
+    }
+
+    #[test]
+    fn the_default_scope_is_the_servers_plus_offline_access_where_offered() {
+        let mut authority = Authority {
+            issuer: "https://idp.example.com".into(),
+            resource: "https://mcp.example.com/mcp".into(),
+            resource_scopes: vec!["mcp:read".into()],
+            metadata: json!({"scopes_supported": ["openid", "offline_access"]}),
+        };
+        assert_eq!(default_scope(&authority).as_deref(), Some("mcp:read offline_access"));
+        authority.metadata = json!({});
+        assert_eq!(default_scope(&authority).as_deref(), Some("mcp:read"));
+        authority.resource_scopes.clear();
+        assert_eq!(default_scope(&authority), None);
+    }
+}
