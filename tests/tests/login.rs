@@ -11,7 +11,9 @@
 //!   as the person, revocation on logout, and the advice to log in again
 //!   when a refresh is refused;
 //! - an authorization response with a tampered `state`, another `iss`, or
-//!   no `iss` although the server promises one, refused.
+//!   no `iss` although the server promises one, refused; a Client ID
+//!   Metadata Document refused where the server takes none (the facade,
+//!   which takes them, is in `facade.rs`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -434,6 +436,26 @@ async fn an_authorization_response_with_a_tampered_state_or_another_issuer_is_re
     })
     .await;
     assert!(!ok && log.contains("from issuer http://127.0.0.1:9"), "{log}");
+    // This IdP takes no Client ID Metadata Documents: a URL as client id
+    // is refused before any browser is involved.
+    let home = TempDir::new("login-cimd");
+    let refused = run(
+        home.path(),
+        &[
+            "login",
+            "--url",
+            &resource,
+            "--no-browser",
+            "--client-id",
+            "https://client.example/cnpg-mcp.json",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("does not accept Client ID Metadata Documents"),
+        "{}",
+        stderr(&refused)
+    );
     // oidc-provider promises `iss` (RFC 9207): an answer without it is refused.
     let (ok, log) = answer_redirect(&resource, |state| format!("code=abc&state={state}")).await;
     assert!(!ok && log.contains("has no iss"), "{log}");

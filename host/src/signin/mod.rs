@@ -32,8 +32,10 @@ pub struct LoginArgs {
     #[arg(long)]
     pub url: String,
     /// A public client registered at the authorization server for this
-    /// use (redirect URI http://127.0.0.1/callback, any port); default:
-    /// register one now where the server allows dynamic registration.
+    /// use (redirect URI http://127.0.0.1/callback, any port), or the https
+    /// URL of a Client ID Metadata Document where the server accepts them;
+    /// default: register one now where the server allows dynamic
+    /// registration.
     #[arg(long, env = "CNPG_MCP_LOGIN_CLIENT_ID")]
     pub client_id: Option<String>,
     /// The authorization server's issuer; default: the first one named by
@@ -309,6 +311,17 @@ async fn browser_flow(
         .context("cannot listen on 127.0.0.1 for the browser's redirect")?;
     let redirect_uri = format!("http://127.0.0.1:{}/callback", listener.local_addr()?.port());
     let client_id = match &args.client_id {
+        // A Client ID Metadata Document: the URL is the client id, and the
+        // authorization server fetches the client's metadata from it.
+        Some(id) if id.starts_with("https://") => {
+            if authority.metadata["client_id_metadata_document_supported"] != json!(true) {
+                bail!(
+                    "{} does not accept Client ID Metadata Documents as client ids; pass a registered client id or none",
+                    authority.issuer
+                );
+            }
+            id.clone()
+        }
         Some(id) => id.clone(),
         None => register(authority, Some(&redirect_uri)).await?,
     };
