@@ -315,6 +315,20 @@ async fn a_person_signs_in_through_the_browser_and_token_connect_and_logout_use_
     // next refresh is refused too, which ends in the advice to sign in
     // again.
     succeeded(&run(config, &["login", "--url", &resource]));
+    // Signing in again ends the grant of the sign-in it replaces.
+    let replaced = signin(config);
+    succeeded(&run(config, &["login", "--url", &resource]));
+    let (status, answer) = refresh_status(
+        &idp.token_url(),
+        replaced["client_id"].as_str().unwrap(),
+        replaced["refresh_token"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].clone()),
+        (400, json!("invalid_grant")),
+        "{answer}"
+    );
     let cached = signin(config);
     let spent = cached["refresh_token"].as_str().unwrap();
     succeeded(&run(config, &["token", "--url", &resource]));

@@ -255,7 +255,15 @@ pub async fn login(args: &LoginArgs) -> anyhow::Result<()> {
         scope: scope.clone(),
     };
     let signin = with_tokens(signin, &answer)?;
+    // Signing in again replaces the previous sign-in: its grant is ended
+    // rather than left valid and forgotten.
+    let previous = cache::find(&args.url, Some(&authority.issuer)).ok().flatten();
     let path = cache::save(&signin)?;
+    if let Some((_, previous)) = previous {
+        for failure in revoke(&previous).await {
+            tracing::debug!(%failure, "the previous sign-in");
+        }
+    }
     let claims = claims(&signin.access_token);
     let who = claims["preferred_username"]
         .as_str()
@@ -621,37 +629,41 @@ fn signed_in(args: &SignedInArgs) -> anyhow::Result<(std::path::PathBuf, SignIn)
         .with_context(|| format!("not signed in to {}: {}", args.url, login_hint(&args.url)))
 }
 
+/// Revokes a sign-in's refresh and access tokens (RFC 7009); what failed,
+/// one line each.
+async fn revoke(signin: &SignIn) -> Vec<String> {
+    let Some(endpoint) = &signin.revocation_endpoint else {
+        return vec!["the authorization server offers no revocation; the tokens stay valid until they expire".into()];
+    };
+    let mut failures = Vec::new();
+    let tokens = [
+        (signin.refresh_token.as_deref(), "refresh_token"),
+        (Some(signin.access_token.as_str()), "access_token"),
+    ];
+    for (token, hint) in tokens {
+        let Some(token) = token else { continue };
+        let form = [
+            ("token", token),
+            ("token_type_hint", hint),
+            ("client_id", &signin.client_id),
+        ];
+        match post_form(endpoint, &form).await {
+            Ok((status, _)) if status.is_success() => {}
+            Ok((status, answer)) => {
+                failures.push(format!("revoking the {hint} failed: {}", oauth_error(&answer, status)))
+            }
+            Err(error) => failures.push(format!("revoking the {hint} failed: {error:#}")),
+        }
+    }
+    failures
+}
+
 /// `cnpg-mcp logout`: revokes the refresh and access tokens (RFC 7009),
 /// then deletes the sign-in, even when revocation fails (said on stderr).
 pub async fn logout(args: &SignedInArgs) -> anyhow::Result<()> {
     let (path, signin) = signed_in(args)?;
-    match &signin.revocation_endpoint {
-        None => eprintln!("The authorization server offers no revocation; the tokens stay valid until they expire."),
-        Some(endpoint) => {
-            let tokens = [
-                (signin.refresh_token.as_deref(), "refresh_token"),
-                (Some(signin.access_token.as_str()), "access_token"),
-            ];
-            for (token, hint) in tokens {
-                let Some(token) = token else { continue };
-                let outcome = post_form(
-                    endpoint,
-                    &[
-                        ("token", token),
-                        ("token_type_hint", hint),
-                        ("client_id", &signin.client_id),
-                    ],
-                )
-                .await;
-                match outcome {
-                    Ok((status, _)) if status.is_success() => {}
-                    Ok((status, answer)) => {
-                        eprintln!("Revoking the {hint} failed: {}", oauth_error(&answer, status))
-                    }
-                    Err(error) => eprintln!("Revoking the {hint} failed: {error:#}"),
-                }
-            }
-        }
+    for failure in revoke(&signin).await {
+        eprintln!("Note: {failure}");
     }
     cache::remove(&path)?;
     eprintln!("Signed out of {} at {}", signin.url, signin.issuer);
