@@ -335,6 +335,12 @@ async fn stdio(url: String, tokens: Arc<TokenSource>) -> anyhow::Result<()> {
             session.clone(),
         );
         let is_initialize = line.contains("\"initialize\"");
+        // A request that cannot be forwarded (no token: the sign-in needs
+        // renewing) still gets an answer, so the client shows the reason.
+        let request_id = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|message| message.get("id").cloned());
+        let failures = out_tx.clone();
         let work = async move {
             let mut headers = http::HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -406,6 +412,14 @@ async fn stdio(url: String, tokens: Arc<TokenSource>) -> anyhow::Result<()> {
         let handle = tokio::spawn(async move {
             if let Err(error) = work.await {
                 tracing::error!(error = %format!("{error:#}"), "forwarding failed");
+                if let Some(id) = request_id {
+                    let answer = serde_json::json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "error": {"code": -32603, "message": format!("cnpg-mcp connect: {error:#}")},
+                    });
+                    let _ = failures.send(answer.to_string());
+                }
             }
         });
         if is_initialize {
@@ -452,7 +466,8 @@ async fn listen(addr: SocketAddr, url: String, tokens: Arc<TokenSource>) -> anyh
                     let answer = match send(&client, &tokens, &url, parts.method, &parts.headers, payload).await {
                         Ok(response) => response.map(|b| b.boxed()),
                         Err(error) => {
-                            let mut response = Response::new(body(format!("{{\"error\":\"{error:#}\"}}")));
+                            let mut response =
+                                Response::new(body(serde_json::json!({"error": format!("{error:#}")}).to_string()));
                             *response.status_mut() = StatusCode::BAD_GATEWAY;
                             response
                         }

@@ -346,6 +346,37 @@ async fn a_person_signs_in_through_the_browser_and_token_connect_and_logout_use_
         text.contains("could not be refreshed") && text.contains("cnpg-mcp login --url"),
         "{text}"
     );
+
+    // A running `connect` whose token falls due and cannot be refreshed
+    // answers the client's request with the same advice.
+    let mut bridge = cnpg_mcp(config, &["connect", "--url", &resource])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = bridge.stdin.take().unwrap();
+    let mut stdout = BufReader::new(bridge.stdout.take().unwrap());
+    let init = exchange(
+        &mut stdin,
+        &mut stdout,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "login-test", "version": "1"}}}),
+    );
+    assert!(init["result"].is_object(), "{init}");
+    let mut due = signin(config);
+    due["expires_at"] = json!(0);
+    std::fs::write(signin_file(config), due.to_string()).unwrap();
+    let answer = exchange(
+        &mut stdin,
+        &mut stdout,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    );
+    assert_eq!(answer["id"], json!(2), "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cnpg-mcp login --url"), "{answer}");
+    drop(stdin);
+    let _ = bridge.wait();
 }
 
 /// Reads `child`'s stderr until a line starting with `prefix`; that line
