@@ -100,9 +100,17 @@ async fn get_json(url: &str) -> anyhow::Result<Value> {
     let request = Request::get(url)
         .header(header::ACCEPT, "application/json")
         .body(body(Bytes::new()))?;
-    let response = client.request(request).await.with_context(|| format!("GET {url}"))?;
-    read_json(response, url).await
+    let work = async {
+        let response = client.request(request).await.with_context(|| format!("GET {url}"))?;
+        read_json(response, url).await
+    };
+    tokio::time::timeout(HTTP_TIMEOUT, work)
+        .await
+        .map_err(|_| anyhow::anyhow!("GET {url}: no answer within {HTTP_TIMEOUT:?}"))?
 }
+
+/// The longest wait for one answer of the servers.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// POSTs a form; the status and the JSON answer (OAuth errors are JSON
 /// with a 4xx status, and the caller decides what they mean).
@@ -113,14 +121,19 @@ async fn post_form(url: &str, pairs: &[(&str, &str)]) -> anyhow::Result<(StatusC
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
         .body(body(form_encode(&pairs)))?;
-    let response = client.request(request).await.with_context(|| format!("POST {url}"))?;
-    let status = response.status();
-    let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), 1 << 20))
+    let work = async {
+        let response = client.request(request).await.with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let bytes = http_body_util::BodyExt::collect(http_body_util::Limited::new(response.into_body(), 1 << 20))
+            .await
+            .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))?
+            .to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        anyhow::Ok((status, value))
+    };
+    tokio::time::timeout(HTTP_TIMEOUT, work)
         .await
-        .map_err(|e| anyhow::anyhow!("POST {url}: {e}"))?
-        .to_bytes();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok((status, value))
+        .map_err(|_| anyhow::anyhow!("POST {url}: no answer within {HTTP_TIMEOUT:?}"))?
 }
 
 /// `error: error_description` of an OAuth error answer.
@@ -208,11 +221,16 @@ async fn register(authority: &Authority, redirect_uri: Option<&str>) -> anyhow::
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, "application/json")
         .body(body(serde_json::to_vec(&metadata)?))?;
-    let response = client
-        .request(request)
+    let work = async {
+        let response = client
+            .request(request)
+            .await
+            .with_context(|| format!("POST {endpoint}"))?;
+        read_json(response, "client registration").await
+    };
+    let answer = tokio::time::timeout(HTTP_TIMEOUT, work)
         .await
-        .with_context(|| format!("POST {endpoint}"))?;
-    let answer = read_json(response, "client registration").await?;
+        .map_err(|_| anyhow::anyhow!("POST {endpoint}: no answer within {HTTP_TIMEOUT:?}"))??;
     answer["client_id"]
         .as_str()
         .map(str::to_string)
