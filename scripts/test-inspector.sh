@@ -6,6 +6,10 @@
 #   scripts/test-inspector.sh --transport http --url http://127.0.0.1:3000/mcp --token-file ./token
 #   scripts/test-inspector.sh --transport stdio [--binary path/to/cnpg-mcp]
 #
+# Over http without --token, the token comes from `cnpg-mcp token --url URL`:
+# your `cnpg-mcp login` sign-in (or a client secret in the environment);
+# without either, the Inspector is run with no Authorization header.
+#
 # The Inspector comes from tests/node_modules (tests/setup.sh installs it);
 # MCP_INSPECTOR overrides its path. Exit status: the Inspector's (0 = both
 # steps worked).
@@ -22,10 +26,18 @@ while [ $# -gt 0 ]; do
     --token) token="$2"; shift 2 ;;
     --token-file) token="$(tr -d '[:space:]' < "$2")"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+if [ "$transport" = http ] && [ -z "$token" ] && command -v "$binary" >/dev/null 2>&1; then
+  # The cached sign-in (refreshed if needed), else no token at all.
+  if ! token="$("$binary" token --url "$url" 2>"${TMPDIR:-/tmp}/cnpg-mcp-token.$$")"; then
+    token=""
+    echo "(no token: $(tail -n 1 "${TMPDIR:-/tmp}/cnpg-mcp-token.$$"))" >&2
+  fi
+  rm -f "${TMPDIR:-/tmp}/cnpg-mcp-token.$$"
+fi
 inspector="${MCP_INSPECTOR:-$root/tests/node_modules/.bin/mcp-inspector}"
 [ -x "$inspector" ] || { echo "MCP Inspector not found at $inspector (run tests/setup.sh)" >&2; exit 2; }
 # Node 22 from tests/node_modules first (the Inspector needs it).

@@ -1,9 +1,11 @@
 //! Client side for MCP clients that cannot do OAuth themselves:
-//! `cnpg-mcp token` prints one access token from the client-credentials
-//! grant; `cnpg-mcp connect` forwards a local stdio (or loopback HTTP)
-//! MCP connection to a remote server, adding a bearer token it obtains and
-//! refreshes itself. The token endpoint is found from the server's
-//! protected resource metadata (or `--issuer`) and the IdP's discovery.
+//! `cnpg-mcp token` prints one access token; `cnpg-mcp connect` forwards a
+//! local stdio (or loopback HTTP) MCP connection to a remote server,
+//! adding a bearer token it obtains and refreshes itself. The token comes
+//! from the client-credentials grant when a client secret is given (the
+//! token endpoint found from the server's protected resource metadata, or
+//! `--issuer`, and the IdP's discovery), else from the person's cached
+//! sign-in (`cnpg-mcp login`, see [`crate::signin`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,9 +32,10 @@ pub struct CredentialArgs {
     /// The remote MCP endpoint, e.g. https://mcp.example.com/mcp.
     #[arg(long)]
     pub url: String,
-    /// OAuth client id (a confidential client allowed the client-credentials grant).
+    /// OAuth client id (a confidential client allowed the client-credentials
+    /// grant). Without it and a secret, the cached `cnpg-mcp login` is used.
     #[arg(long, env = "CNPG_MCP_CLIENT_ID")]
-    pub client_id: String,
+    pub client_id: Option<String>,
     /// File holding the client secret (else CNPG_MCP_CLIENT_SECRET).
     #[arg(long)]
     pub client_secret_file: Option<std::path::PathBuf>,
@@ -61,15 +64,15 @@ pub struct ConnectArgs {
     pub listen: Option<SocketAddr>,
 }
 
-fn client() -> anyhow::Result<Client<Https, OutBody>> {
+pub(crate) fn client() -> anyhow::Result<Client<Https, OutBody>> {
     crate::auth::fetch::https_client()
 }
 
-fn body(bytes: impl Into<Bytes>) -> OutBody {
+pub(crate) fn body(bytes: impl Into<Bytes>) -> OutBody {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
-async fn read_json(response: Response<hyper::body::Incoming>, what: &str) -> anyhow::Result<Value> {
+pub(crate) async fn read_json(response: Response<hyper::body::Incoming>, what: &str) -> anyhow::Result<Value> {
     let status = response.status();
     let bytes = http_body_util::Limited::new(response.into_body(), 1 << 20)
         .collect()
@@ -85,8 +88,43 @@ async fn read_json(response: Response<hyper::body::Incoming>, what: &str) -> any
     serde_json::from_slice(&bytes).with_context(|| format!("{what}: not JSON"))
 }
 
-/// Obtains and caches access tokens.
-pub struct TokenSource {
+/// Where access tokens come from: a machine client's secret, or the
+/// person's sign-in.
+pub enum TokenSource {
+    Client(Box<ClientCredentials>),
+    Person(Box<crate::signin::SignedIn>),
+}
+
+impl TokenSource {
+    /// The client-credentials grant when a client id and secret are given,
+    /// else the cached sign-in to the server.
+    pub async fn discover(args: &CredentialArgs) -> anyhow::Result<Self> {
+        let has_secret = args.client_secret_file.is_some() || std::env::var_os("CNPG_MCP_CLIENT_SECRET").is_some();
+        if let (Some(client_id), true) = (&args.client_id, has_secret) {
+            return Ok(TokenSource::Client(Box::new(
+                ClientCredentials::discover(args, client_id).await?,
+            )));
+        }
+        match crate::signin::SignedIn::find(&args.url, args.issuer.as_deref())? {
+            Some(signed_in) => Ok(TokenSource::Person(Box::new(signed_in))),
+            None => bail!(
+                "no client secret (--client-secret-file or CNPG_MCP_CLIENT_SECRET, with --client-id) and no sign-in to {url}: run `cnpg-mcp login --url {url}`",
+                url = args.url
+            ),
+        }
+    }
+
+    /// A token valid for at least 30 more seconds (`fresh` forces a new one).
+    pub async fn token(&self, fresh: bool) -> anyhow::Result<String> {
+        match self {
+            TokenSource::Client(client) => client.token(fresh).await,
+            TokenSource::Person(person) => person.token(fresh).await,
+        }
+    }
+}
+
+/// Obtains and caches access tokens of the client-credentials grant.
+pub struct ClientCredentials {
     client: Client<Https, OutBody>,
     token_endpoint: String,
     client_id: String,
@@ -95,7 +133,7 @@ pub struct TokenSource {
     cached: tokio::sync::Mutex<Option<(String, Instant)>>,
 }
 
-fn form_encode(pairs: &[(String, String)]) -> String {
+pub(crate) fn form_encode(pairs: &[(String, String)]) -> String {
     let encode = |text: &str| {
         text.bytes()
             .map(|b| match b {
@@ -112,8 +150,8 @@ fn form_encode(pairs: &[(String, String)]) -> String {
         .join("&")
 }
 
-impl TokenSource {
-    pub async fn discover(args: &CredentialArgs) -> anyhow::Result<Self> {
+impl ClientCredentials {
+    pub async fn discover(args: &CredentialArgs, client_id: &str) -> anyhow::Result<Self> {
         let client = client()?;
         let secret = match &args.client_secret_file {
             Some(path) => std::fs::read_to_string(path)
@@ -169,10 +207,10 @@ impl TokenSource {
         if let Some(scope) = &args.scope {
             form_extra.push(("scope".into(), scope.clone()));
         }
-        Ok(TokenSource {
+        Ok(ClientCredentials {
             client,
             token_endpoint,
-            client_id: args.client_id.clone(),
+            client_id: client_id.to_string(),
             secret,
             form_extra,
             cached: tokio::sync::Mutex::new(None),
@@ -297,6 +335,12 @@ async fn stdio(url: String, tokens: Arc<TokenSource>) -> anyhow::Result<()> {
             session.clone(),
         );
         let is_initialize = line.contains("\"initialize\"");
+        // A request that cannot be forwarded (no token: the sign-in needs
+        // renewing) still gets an answer, so the client shows the reason.
+        let request_id = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|message| message.get("id").cloned());
+        let failures = out_tx.clone();
         let work = async move {
             let mut headers = http::HeaderMap::new();
             headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -368,6 +412,14 @@ async fn stdio(url: String, tokens: Arc<TokenSource>) -> anyhow::Result<()> {
         let handle = tokio::spawn(async move {
             if let Err(error) = work.await {
                 tracing::error!(error = %format!("{error:#}"), "forwarding failed");
+                if let Some(id) = request_id {
+                    let answer = serde_json::json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "error": {"code": -32603, "message": format!("cnpg-mcp connect: {error:#}")},
+                    });
+                    let _ = failures.send(answer.to_string());
+                }
             }
         });
         if is_initialize {
@@ -414,7 +466,8 @@ async fn listen(addr: SocketAddr, url: String, tokens: Arc<TokenSource>) -> anyh
                     let answer = match send(&client, &tokens, &url, parts.method, &parts.headers, payload).await {
                         Ok(response) => response.map(|b| b.boxed()),
                         Err(error) => {
-                            let mut response = Response::new(body(format!("{{\"error\":\"{error:#}\"}}")));
+                            let mut response =
+                                Response::new(body(serde_json::json!({"error": format!("{error:#}")}).to_string()));
                             *response.status_mut() = StatusCode::BAD_GATEWAY;
                             response
                         }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod rbac;
 pub mod runtime;
 pub mod server;
+pub mod signin;
 pub mod telemetry;
 pub mod testkit;
 pub mod text;

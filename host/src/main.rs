@@ -38,8 +38,17 @@ struct Cli {
 enum Command {
     /// Serve MCP over Streamable HTTP (default) or stdio.
     Serve(Box<ServeArgs>),
-    /// Print one access token (client-credentials grant) for a remote server.
+    /// Print one access token for a remote server (client-credentials
+    /// grant, or the cached sign-in of `login`).
     Token(cnpg_mcp::bridge::CredentialArgs),
+    /// Sign in to a remote server as yourself (browser or device code) and
+    /// keep the tokens for `connect` and `token`.
+    Login(cnpg_mcp::signin::LoginArgs),
+    /// Revoke and forget the sign-in to a remote server.
+    Logout(cnpg_mcp::signin::SignedInArgs),
+    /// Show who the cached sign-in to a remote server is: subject, groups,
+    /// scopes, expiry.
+    Whoami(cnpg_mcp::signin::SignedInArgs),
     /// Forward a local stdio (or loopback HTTP) MCP connection to a remote
     /// server, obtaining and refreshing its access tokens.
     Connect(cnpg_mcp::bridge::ConnectArgs),
@@ -102,6 +111,12 @@ fn main() -> ExitCode {
             Command::Serve(args) => server::serve(*args).await,
             Command::Token(args) => cnpg_mcp::bridge::print_token(&args).await,
             Command::Connect(args) => cnpg_mcp::bridge::connect(&args).await,
+            Command::Login(args) => cnpg_mcp::signin::login(&args).await,
+            Command::Logout(args) => cnpg_mcp::signin::logout(&args).await,
+            Command::Whoami(args) => {
+                println!("{}", cnpg_mcp::signin::whoami(&args)?);
+                Ok(())
+            }
             Command::Rbac(args) => {
                 print!("{}", cli::rbac(&args)?);
                 Ok(())

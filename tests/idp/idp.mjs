@@ -206,6 +206,9 @@ const provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },
+    // RFC 8628, for `cnpg-mcp login --device`; the default pages of
+    // oidc-provider (user code input and confirmation) are enough for tests.
+    deviceFlow: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },
     registration: {
@@ -250,10 +253,13 @@ const provider = new Provider(issuer, {
     }
     return undefined;
   },
-  // A refresh token for every code exchange of a client that may refresh,
-  // with or without `offline_access`.
+  // A refresh token for every code exchange (authorization or device code)
+  // of a client that may refresh, with or without `offline_access`.
   async issueRefreshToken(_ctx, client, source) {
-    return client.grantTypeAllowed('refresh_token') && (source.kind === 'AuthorizationCode' || source.scopes.has('offline_access'));
+    return (
+      client.grantTypeAllowed('refresh_token') &&
+      (['AuthorizationCode', 'DeviceCode'].includes(source.kind) || source.scopes.has('offline_access'))
+    );
   },
   rotateRefreshToken: true,
   pkce: { required: () => true },

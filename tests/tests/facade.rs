@@ -16,6 +16,7 @@
 //!   out, an IdP outage during a refresh, revocation, 50 concurrent uses of
 //!   one code and of one refresh token (file and Kubernetes stores), and
 //!   what the store holds;
+//! - `cnpg-mcp login` with a Client ID Metadata Document as its client;
 //! - the translator sandbox: a translator reaching outside its allowlist,
 //!   or a private address, is refused by the host.
 
@@ -1384,6 +1385,48 @@ async fn a_client_identified_by_its_metadata_document_signs_in_without_registeri
 }
 
 /// A refresh token request; the status and JSON answer.
+/// `cnpg-mcp login --client-id URL`: the URL of a Client ID Metadata
+/// Document is the client; nothing is registered, the facade fetches the
+/// document, and the loopback redirect on a port of the moment matches the
+/// document's loopback redirect URI (RFC 8252 §7.3).
+#[tokio::test(flavor = "multi_thread")]
+async fn login_signs_in_with_a_client_id_metadata_document_at_the_facade() {
+    let idp = closed_idp();
+    let documents = Documents::start();
+    let ca = documents.ca();
+    let facade = rfc7591_facade(
+        &idp,
+        &["--facade-cimd-private-addresses"],
+        &[("SSL_CERT_FILE", ca.as_str())],
+    )
+    .await;
+    let config = TempDir::new("login-cimd");
+    let url = documents.url("/client.json");
+    let login = Command::new(cnpg_mcp_tests::binary())
+        .args(["login", "--url", &facade.resource, "--client-id", &url])
+        .env("CNPG_MCP_CONFIG_DIR", config.path())
+        .env(
+            "BROWSER",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/headless_browser.py"),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    let whoami = Command::new(cnpg_mcp_tests::binary())
+        .args(["whoami", "--url", &facade.resource])
+        .env("CNPG_MCP_CONFIG_DIR", config.path())
+        .output()
+        .unwrap();
+    let whoami: Value = serde_json::from_slice(&whoami.stdout).unwrap();
+    assert_eq!(whoami["client_id"], json!(url), "{whoami}");
+    assert_eq!(whoami["issuer"], json!(facade.issuer), "{whoami}");
+    assert_eq!(whoami["refreshable"], json!(true), "{whoami}");
+    let log = facade.server.log_text();
+    assert!(!log.contains("\"client registered\""), "a registration happened: {log}");
+    assert_eq!(documents.fetches("/client.json").await, 1);
+}
+
 async fn refresh_grant(port: u16, client: &str, refresh_token: &str, extra: &[(&str, &str)]) -> (u16, Value) {
     let mut fields = vec![
         ("grant_type", "refresh_token"),

@@ -1059,3 +1059,114 @@ async fn verified_callers_are_impersonated_end_to_end() {
     }));
     drop(server);
 }
+
+/// A person signed in with `cnpg-mcp login` (browser flow at the real
+/// IdP, driven by the headless browser) and calling through `cnpg-mcp
+/// connect`: with impersonation on, the API server acts as that person,
+/// with the person's groups, and its audit log names them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_signed_in_with_login_is_whom_the_api_server_sees_through_connect() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    use cnpg_mcp_tests::idp::Idp;
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("login-imp").await.unwrap();
+    create_cluster(bed, &ns, "pg").await;
+    // The test IdP's people are in the group "dba".
+    let read = json!([{"apiGroups": ["postgresql.cnpg.io"], "resources": ["clusters"], "verbs": ["get"]}]);
+    bed.bind_role(&ns, "dba-read", read, ("Group", "oidc:dba"))
+        .await
+        .unwrap();
+
+    let idp = Idp::start().unwrap();
+    let port = cnpg_mcp_tests::free_port();
+    let resource = format!("http://127.0.0.1:{port}/mcp");
+    let components = component_folder(&[("test_k8s_probe", Some(&probe_grant("")))]);
+    let _server = Server::start_on(
+        port,
+        &[
+            "--no-builtin",
+            "--components",
+            components.path().to_str().unwrap(),
+            "--kubeconfig",
+            bed.kubeconfig.to_str().unwrap(),
+            "--oidc-issuer",
+            &idp.issuer,
+            "--public-url",
+            &resource,
+            "--oidc-scope",
+            "mcp:read",
+            "--impersonate",
+            "--impersonate-user-prefix",
+            "oidc:",
+            "--impersonate-group-prefix",
+            "oidc:",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while cnpg_mcp_tests::request(port, "GET", "/readyz", &[], Vec::new())
+        .await
+        .status
+        != 200
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let config = cnpg_mcp_tests::tempdir::TempDir::new("login-imp");
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("clients/headless_browser.py");
+    let cnpg_mcp = |args: &[&str]| {
+        let mut command = Command::new(cnpg_mcp_tests::binary());
+        command
+            .args(args)
+            .env("CNPG_MCP_CONFIG_DIR", config.path())
+            .env("BROWSER", &browser)
+            .env_remove("CNPG_MCP_CLIENT_ID")
+            .env_remove("CNPG_MCP_CLIENT_SECRET");
+        command
+    };
+    let login = cnpg_mcp(&["login", "--url", &resource]).output().unwrap();
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+
+    let mut bridge = cnpg_mcp(&["connect", "--url", &resource])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = bridge.stdin.take().unwrap();
+    let mut stdout = BufReader::new(bridge.stdout.take().unwrap());
+    let mut exchange = |message: Value| -> Value {
+        writeln!(stdin, "{message}").unwrap();
+        stdin.flush().unwrap();
+        if message.get("id").is_none() {
+            return Value::Null;
+        }
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    exchange(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "login-imp", "version": "1"}}}));
+    exchange(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let get = with(&cluster_args(&ns, "pg"), json!({"op": "get"}));
+    let result = exchange(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "k8s", "arguments": get}}));
+    let outcome = &result["result"]["structuredContent"];
+    assert_eq!(outcome["ok"]["metadata"]["name"], json!("pg"), "{result}");
+    drop(stdin);
+    let _ = bridge.wait();
+
+    let events = bed.audit_events();
+    assert!(
+        events.iter().any(|e| {
+            e["objectRef"]["namespace"] == json!(ns)
+                && e["impersonatedUser"]["username"] == json!("oidc:alice")
+                && e["impersonatedUser"]["groups"]
+                    .as_array()
+                    .is_some_and(|g| g.contains(&json!("oidc:dba")))
+        }),
+        "the API server's audit log does not name alice"
+    );
+}
