@@ -530,15 +530,24 @@ async fn a_jwks_uri_alone_replaces_discovery_for_an_idp_without_a_metadata_docum
     assert_eq!(prm.status, 200);
     let prm: Value = serde_json::from_str(&prm.body).unwrap();
     assert_eq!(prm["authorization_servers"], json!([idp.issuer]));
-    let mirror = request(
-        server.port,
-        "GET",
-        "/.well-known/oauth-authorization-server",
-        &[],
-        Vec::new(),
-    )
-    .await;
-    assert_ne!(mirror.status, 200, "nothing to mirror: {}", mirror.body);
+    // Nothing to mirror: 404 once the document was looked for (503 only
+    // while that is still under way).
+    let looked_for = Instant::now() + Duration::from_secs(10);
+    let mirror = loop {
+        let mirror = request(
+            server.port,
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            &[],
+            Vec::new(),
+        )
+        .await;
+        if mirror.status != 503 || Instant::now() > looked_for {
+            break mirror;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(mirror.status, 404, "nothing to mirror: {}", mirror.body);
     assert!(
         idp.discovery_hits() <= 2,
         "the metadata document was looked for {} times",

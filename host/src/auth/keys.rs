@@ -118,6 +118,15 @@ impl KeyStore {
         self.state.read().ok().and_then(|s| s.discovered.clone())
     }
 
+    /// Keys come from the JWKS URI alone, and the IdP's metadata document
+    /// was looked for and is not there (so there is nothing to mirror).
+    pub fn metadata_absent(&self) -> bool {
+        self.metadata_optional
+            && self.state.read().is_ok_and(|state| {
+                state.discovered.is_none() && state.metadata_looked_for.is_some() && state.fetched_at.is_some()
+            })
+    }
+
     /// Whether keys are loaded; else why not.
     pub fn status(&self) -> Result<usize, String> {
         let state = self.state.read().map_err(|_| "key store poisoned".to_string())?;

@@ -273,6 +273,13 @@ impl FrontEnd {
             (&Method::GET | &Method::OPTIONS, "/.well-known/oauth-authorization-server") if self.auth.is_some() => {
                 match self.auth.as_ref().and_then(|a| a.authorization_server_metadata()) {
                     Some(document) => Self::public_document(request.method(), Some(document)),
+                    // OIDC_JWKS_URI alone, for an IdP without a metadata
+                    // document: there is nothing to mirror, now or later.
+                    None if self.auth.as_ref().is_some_and(|a| a.keys().metadata_absent()) => json(
+                        StatusCode::NOT_FOUND,
+                        serde_json::json!({"error": "not_found",
+                            "error_description": "the identity provider publishes no authorization server metadata"}),
+                    ),
                     None => json(
                         StatusCode::SERVICE_UNAVAILABLE,
                         serde_json::json!({"error": "temporarily_unavailable",
