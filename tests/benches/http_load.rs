@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 
 use cnpg_mcp_tests::{Server, component_folder};
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn main() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/load/mcp-load.sh");
     let script = std::env::var_os("MCP_LOAD_SCRIPT").map(PathBuf::from).unwrap_or(script);
@@ -43,7 +34,7 @@ fn main() {
 
     let server = Server::start(&["--cache-dir", &cache_arg]);
     std::thread::sleep(Duration::from_secs(2));
-    println!("idle_rss_mib={:.1} (built-in components loaded)", rss_mib(server.pid()));
+    println!("idle_rss_mib={:.1} (built-in components loaded)", server.rss_mib());
     drop(server);
 
     let dir = component_folder(&[("test_misbehave", None)]);
@@ -72,5 +63,5 @@ fn main() {
         let text = String::from_utf8_lossy(&output.stdout);
         println!("{label}: {}", text.trim());
     }
-    println!("rss_after_load_mib={:.1}", rss_mib(server.pid()));
+    println!("rss_after_load_mib={:.1}", server.rss_mib());
 }

@@ -10,15 +10,6 @@ use std::time::Duration;
 use cnpg_mcp_tests::{JSON_TYPE, MCP_ACCEPT, Server, component_folder, request};
 use serde_json::json;
 
-fn rss_kib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-}
-
 async fn open_sessions(port: u16, count: usize) -> Vec<String> {
     let body = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
         "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}})
@@ -62,10 +53,10 @@ fn main() {
                 &many,
             ]);
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let before = rss_kib(server.pid());
+            let before = server.rss_mib() * 1024.0;
             let ids = open_sessions(server.port, sessions).await;
             tokio::time::sleep(Duration::from_secs(2)).await;
-            let after = rss_kib(server.pid());
+            let after = server.rss_mib() * 1024.0;
             println!(
                 "{label}: sessions={sessions} max_sessions={cap} rss_before_mib={:.1} rss_after_mib={:.1} per_session_kib={:.1}",
                 before / 1024.0,

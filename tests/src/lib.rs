@@ -94,6 +94,17 @@ pub mod tempdir {
     }
 }
 
+/// Resident memory of process `pid` in MiB, from `/proc` (0 when
+/// unreadable).
+pub fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released), never the same
 /// one twice in a test process: the kernel may hand a just-released port
 /// to the next caller, and two servers started in parallel on one port
@@ -207,6 +218,11 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's resident memory now, in MiB (0 when unreadable).
+    pub fn rss_mib(&self) -> f64 {
+        rss_mib(self.pid())
     }
 
     pub fn log_text(&self) -> String {

@@ -150,15 +150,6 @@ impl Tally {
     }
 }
 
-fn proc_rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn proc_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
@@ -585,7 +576,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<Report> {
         let now = Instant::now();
         if now >= next_sample {
             next_sample = now + Duration::from_secs(5);
-            let rss = proc_rss_mib(pid);
+            let rss = crate::rss_mib(pid);
             let fds = proc_fds(pid);
             if first_sample {
                 report.rss_mib_first = rss;
@@ -664,7 +655,7 @@ pub async fn run(duration: Duration) -> anyhow::Result<Report> {
     // timeouts); what stays open is the server's own.
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.fds_after = proc_fds(pid);
-    report.rss_mib_last = proc_rss_mib(pid);
+    report.rss_mib_last = crate::rss_mib(pid);
     let tally = &shared.tally;
     report.requests = tally.requests.load(Ordering::Relaxed);
     report.sessions_opened = tally.sessions.load(Ordering::Relaxed);
@@ -678,4 +669,23 @@ pub async fn run(duration: Duration) -> anyhow::Result<Report> {
     report.reloads = reloads;
     drop(server);
     Ok(report)
+}
+
+/// Runs the soak for `SOAK_SECONDS` (else `default_seconds`), prints the
+/// report and returns the problems found (empty: passed).
+pub fn run_from_env(default_seconds: u64, worker_threads: Option<usize>) -> Vec<String> {
+    let seconds: u64 = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_seconds);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = worker_threads {
+        builder.worker_threads(threads);
+    }
+    let runtime = builder.enable_all().build().expect("runtime");
+    let report = runtime
+        .block_on(run(Duration::from_secs(seconds)))
+        .unwrap_or_else(|e| panic!("soak run failed to run: {e:#}"));
+    report.print();
+    report.problems()
 }
