@@ -13,6 +13,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cnpg-session", "cnpg-session"),
     ("cnpg-clusters", "cnpg-clusters"),
     ("cnpg-roles-databases", "cnpg-roles-databases"),
+    ("cnpg-backups", "cnpg-backups"),
 ];
 
 /// DCR-translation components embedded for the facade (world

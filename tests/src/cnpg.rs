@@ -237,3 +237,23 @@ impl ToolServer {
         first_text(&result)
     }
 }
+
+/// How long the operator, the controllers and kwok get to react.
+pub const REACTION: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Polls `probe` until it returns `Some`, or panics after [`REACTION`]
+/// saying what was awaited.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + REACTION;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

@@ -50,6 +50,19 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         ("get_postgres_database_status", true, false),
         ("create_postgres_database", false, false),
         ("delete_postgres_database", false, true),
+        ("create_backup", false, false),
+        ("list_backups", true, false),
+        ("get_backup_status", true, false),
+        ("wait_for_backup", true, false),
+        ("delete_backup", false, true),
+        ("create_scheduled_backup", false, false),
+        ("list_scheduled_backups", true, false),
+        ("update_scheduled_backup", false, false),
+        ("delete_scheduled_backup", false, true),
+        ("get_backup_configuration", true, false),
+        ("configure_cluster_backup", false, false),
+        ("get_recovery_window", true, false),
+        ("restore_postgres_cluster", false, false),
     ];
     for (name, read_only, destructive) in expected {
         let tool = listed

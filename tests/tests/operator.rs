@@ -14,15 +14,13 @@
 use std::time::{Duration, Instant};
 
 use cnpg_mcp_tests::cnpg::{
-    ToolServer, api, clusters, database_roles, databases, patch_status, pods, pvcs, read, resource, secrets,
+    REACTION, ToolServer, api, clusters, database_roles, databases, eventually, patch_status, pods, pvcs, read,
+    resource, secrets,
 };
 use cnpg_mcp_tests::first_text;
 use cnpg_mcp_tests::testbed::TestBed;
 use kube::api::{ListParams, PostParams};
 use serde_json::{Value, json};
-
-/// How long the operator, the controllers and kwok get to react.
-const REACTION: Duration = Duration::from_secs(60);
 
 fn structured(result: &Value) -> &Value {
     &result["structuredContent"]
@@ -34,23 +32,6 @@ fn services() -> kube::api::ApiResource {
 
 fn jobs() -> kube::api::ApiResource {
     resource("batch", "Job", "jobs")
-}
-
-/// Polls `probe` until it returns `Some`, or panics after [`REACTION`]
-/// saying what was awaited.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + REACTION;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Waits until `kind/name` exists in `ns` and returns it.

@@ -221,6 +221,61 @@ pub struct BackupStatus {
     pub last_successful_backup: Option<String>,
     pub last_failed_backup: Option<String>,
     pub first_recoverability_point: Option<String>,
+    /// From the cluster's Backup objects (the status fields above are not
+    /// set for plugin backups): the newest completed one, `name (stoppedAt)`.
+    pub newest_completed_backup: Option<String>,
+    /// The newest failed Backup object, `name: error`.
+    pub newest_failed_backup: Option<String>,
+    /// Backup objects not finished yet, `name (phase)`.
+    pub backups_in_progress: Vec<String>,
+    /// Why the Backup objects could not be read, if they could not.
+    pub backup_objects_unreadable: Option<String>,
+}
+
+impl BackupStatus {
+    /// Fills the fields read from the cluster's Backup objects.
+    pub fn add_objects(&mut self, backups: &[Value]) {
+        let mut sorted: Vec<&Value> = backups.iter().collect();
+        let started = |b: &Value| -> String {
+            text(b, "/status/startedAt")
+                .or_else(|| {
+                    b.pointer("/metadata/creationTimestamp")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_default()
+        };
+        sorted.sort_by_key(|b| std::cmp::Reverse(started(b)));
+        let phase = |b: &Value| text(b, "/status/phase");
+        self.newest_completed_backup = sorted
+            .iter()
+            .find(|b| phase(b).as_deref() == Some("completed"))
+            .map(|b| {
+                format!(
+                    "{} ({})",
+                    b.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default(),
+                    text(b, "/status/stoppedAt").unwrap_or_default()
+                )
+            });
+        self.newest_failed_backup = sorted.iter().find(|b| phase(b).as_deref() == Some("failed")).map(|b| {
+            format!(
+                "{}: {}",
+                b.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default(),
+                text(b, "/status/error").unwrap_or_else(|| "no error recorded".into())
+            )
+        });
+        self.backups_in_progress = sorted
+            .iter()
+            .filter(|b| !matches!(phase(b).as_deref(), Some("completed" | "failed")))
+            .map(|b| {
+                format!(
+                    "{} ({})",
+                    b.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default(),
+                    phase(b).unwrap_or_else(|| "no status yet".into())
+                )
+            })
+            .collect();
+    }
 }
 
 fn names_at(cluster: &Value, pointer: &str) -> Vec<String> {
@@ -290,6 +345,10 @@ pub fn status(cluster: &Value) -> ClusterStatus {
             last_successful_backup: text(cluster, "/status/lastSuccessfulBackup"),
             last_failed_backup: text(cluster, "/status/lastFailedBackup"),
             first_recoverability_point: text(cluster, "/status/firstRecoverabilityPoint"),
+            newest_completed_backup: None,
+            newest_failed_backup: None,
+            backups_in_progress: vec![],
+            backup_objects_unreadable: None,
         },
         managed_roles,
         pvc_issues,

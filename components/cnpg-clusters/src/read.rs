@@ -132,7 +132,16 @@ pub fn get_cluster_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
     run_with(arguments, ctx, |a: args::GetCluster, _| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
         let cluster = kube::get(&object(cnpg("clusters"), &ns, &a.name))?;
-        let status = model::status(&cluster);
+        let mut status = model::status(&cluster);
+        // The backup summary reads the cluster's Backup objects too; a
+        // refusal leaves it out, it does not fail the status.
+        match kube::list(&collection(cnpg("backups"), Some(&ns)), None) {
+            Ok(mut backups) => {
+                backups.retain(|b| b.pointer("/spec/cluster/name").and_then(Value::as_str) == Some(a.name.as_str()));
+                status.backups.add_objects(&backups);
+            }
+            Err(f) => status.backups.backup_objects_unreadable = Some(f.message()),
+        }
         let s = &status.summary;
         let mut text = format!(
             "Cluster {}/{}: {}{}\nInstances: {}/{} ready; primary {}{}\nImage: {}\nStorage: {}{}",
@@ -174,13 +183,6 @@ pub fn get_cluster_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
             for (secret, when) in &status.certificate_expirations {
                 text.push_str(&format!("\nCertificate {secret} expires {when}"));
             }
-            let b = &status.backups;
-            text.push_str(&format!(
-                "\nBackups: {}; continuous archiving {}; last successful {}",
-                if b.configured { "configured" } else { "not configured" },
-                b.continuous_archiving.as_deref().unwrap_or("-"),
-                b.last_successful_backup.as_deref().unwrap_or("-")
-            ));
             for (state, roles) in &status.managed_roles {
                 text.push_str(&format!("\nManaged roles {state}: {}", roles.join(", ")));
             }
@@ -197,6 +199,24 @@ pub fn get_cluster_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
             if !unhealthy.is_empty() {
                 text.push_str(&format!("\nNot healthy: {}", unhealthy.join(", ")));
             }
+        }
+        let b = &status.backups;
+        text.push_str(&format!(
+            "\nBackups: {}; continuous archiving {}; first recoverability point {}; last completed {}; last failed {}",
+            if b.configured { "configured" } else { "NOT configured" },
+            b.continuous_archiving.as_deref().unwrap_or("-"),
+            b.first_recoverability_point.as_deref().unwrap_or("-"),
+            b.newest_completed_backup
+                .as_deref()
+                .or(b.last_successful_backup.as_deref())
+                .unwrap_or("-"),
+            b.newest_failed_backup
+                .as_deref()
+                .or(b.last_failed_backup.as_deref())
+                .unwrap_or("-")
+        ));
+        if !b.backups_in_progress.is_empty() {
+            text.push_str(&format!("\nBackups in progress: {}", b.backups_in_progress.join(", ")));
         }
         Ok(success(&status, text, a.format))
     })

@@ -12,7 +12,8 @@
 //!   the argument structs, text/JSON rendering, real `isError` results.
 //! - [`names`]: Kubernetes and PostgreSQL names, quantities.
 //! - [`confirm`]: confirmation of destructive calls (flag and elicitation).
-//! - [`time`]: timestamps in the layout CloudNativePG writes.
+//! - [`time`]: timestamps in the layout CloudNativePG writes, RFC 3339 parsing.
+//! - [`cron`]: `ScheduledBackup` schedules as the operator reads them.
 //! - [`yaml`]: manifests and patches shown as YAML.
 //! - [`log`] and [`progress`]: the host's logging and progress imports.
 //! - [`requested_grant!`]: embeds the grant a component asks for, which
@@ -29,6 +30,7 @@ pub mod bindings {
 }
 
 pub mod confirm;
+pub mod cron;
 pub mod kube;
 pub mod log;
 pub mod names;
