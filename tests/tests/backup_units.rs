@@ -61,7 +61,11 @@ fn plugin_backup(name: &str, stopped: &str) -> Value {
 }
 
 fn clean(outcome: &Outcome) {
-    assert!(outcome.mismatches.is_empty(), "unscripted calls: {:?}", outcome.mismatches);
+    assert!(
+        outcome.mismatches.is_empty(),
+        "unscripted calls: {:?}",
+        outcome.mismatches
+    );
     assert!(outcome.unused.is_empty(), "calls never made: {:?}", outcome.unused);
 }
 
@@ -82,7 +86,12 @@ async fn the_default_method_is_the_clusters_wal_archiving_plugin() {
             json!({"cluster_name": "pg", "namespace": NS, "name": "b1", "target": "primary"}),
             vec![
                 ok("get", "clusters", Some("pg"), plugin_cluster()),
-                ok("create", "backups", None, json!({"metadata": {"name": "b1", "uid": "u-b1"}})),
+                ok(
+                    "create",
+                    "backups",
+                    None,
+                    json!({"metadata": {"name": "b1", "uid": "u-b1"}}),
+                ),
             ],
             ClientScript::default(),
         )
@@ -114,7 +123,10 @@ async fn a_generated_backup_name_is_the_cluster_and_the_utc_time() {
         .await
         .unwrap();
     clean(&outcome);
-    let name = body_of(&outcome, "create")["metadata"]["name"].as_str().unwrap().to_string();
+    let name = body_of(&outcome, "create")["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let stamp = name.strip_prefix("pg-").unwrap();
     assert_eq!(stamp.len(), 14, "{name}");
     assert!(stamp.bytes().all(|b| b.is_ascii_digit()), "{name}");
@@ -130,7 +142,12 @@ async fn a_plugin_backup_is_restored_through_the_plugin_with_its_backup_id() {
                    "recovery_target": {"target_time": "2026-12-01T12:00:00Z"}, "dry_run": true}),
             vec![
                 missing("get", "clusters", Some("pg-copy")),
-                ok("get", "backups", Some("b1"), plugin_backup("b1", "2026-12-01T10:05:00Z")),
+                ok(
+                    "get",
+                    "backups",
+                    Some("b1"),
+                    plugin_backup("b1", "2026-12-01T10:05:00Z"),
+                ),
                 ok("get", "clusters", Some("pg"), plugin_cluster()),
                 ok("create", "clusters", None, json!({"metadata": {"name": "pg-copy"}})),
             ],
@@ -153,7 +170,10 @@ async fn a_plugin_backup_is_restored_through_the_plugin_with_its_backup_id() {
     );
     assert_eq!(spec["imageName"], json!("postgres:17.2"), "the source's image");
     assert_eq!(spec["storage"]["size"], json!("5Gi"));
-    assert!(spec.get("plugins").is_none(), "the copy does not archive into the source's store");
+    assert!(
+        spec.get("plugins").is_none(),
+        "the copy does not archive into the source's store"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +197,11 @@ async fn a_target_before_the_object_stores_window_is_refused_before_any_write() 
         .unwrap();
     clean(&outcome);
     assert!(outcome.is_error);
-    assert!(outcome.text.contains("before the first recoverability point"), "{}", outcome.text);
+    assert!(
+        outcome.text.contains("before the first recoverability point"),
+        "{}",
+        outcome.text
+    );
     assert!(outcome.exchanges.iter().all(|e| e.verb == "get"));
 }
 
@@ -215,7 +239,10 @@ async fn the_recovery_window_of_a_plugin_cluster_comes_from_its_object_store() {
     );
     assert_eq!(w["latest_recoverability_point"], json!("now (WAL archiving works)"));
     assert_eq!(w["per_method"][0]["completed_backups"], json!(2));
-    assert_eq!(w["per_method"][0]["oldest_completed_backup_end"], json!("2026-11-21T00:00:00Z"));
+    assert_eq!(
+        w["per_method"][0]["oldest_completed_backup_end"],
+        json!("2026-11-21T00:00:00Z")
+    );
 }
 
 #[tokio::test]
@@ -265,7 +292,11 @@ async fn a_second_wal_archiver_is_refused_before_the_patch() {
         .unwrap();
     clean(&outcome);
     assert!(outcome.is_error);
-    assert!(outcome.text.contains("already the cluster's WAL archiver"), "{}", outcome.text);
+    assert!(
+        outcome.text.contains("already the cluster's WAL archiver"),
+        "{}",
+        outcome.text
+    );
 }
 
 #[tokio::test]
@@ -299,7 +330,10 @@ async fn input_schemas_refuse_bad_arguments_before_the_component_runs() {
         ("create_backup", json!({"cluster_name": "pg", "method": "tape"})),
         ("create_backup", json!({"cluster_name": "pg", "target": "replica"})),
         ("create_scheduled_backup", json!({"cluster_name": "pg"})),
-        ("configure_cluster_backup", json!({"cluster_name": "pg", "retention_policy": "30 days"})),
+        (
+            "configure_cluster_backup",
+            json!({"cluster_name": "pg", "retention_policy": "30 days"}),
+        ),
         (
             "restore_postgres_cluster",
             json!({"name": "x", "source": {}, "recovery_target": {"target_lsn": "zz"}}),
@@ -310,7 +344,9 @@ async fn input_schemas_refuse_bad_arguments_before_the_component_runs() {
         ),
         ("delete_backup", json!({"name": "Bad_Name"})),
     ] {
-        let outcome = harness().call(tool, arguments.clone(), vec![], ClientScript::default()).await;
+        let outcome = harness()
+            .call(tool, arguments.clone(), vec![], ClientScript::default())
+            .await;
         match outcome {
             Err(error) => assert!(!error.to_string().is_empty()),
             Ok(outcome) => {

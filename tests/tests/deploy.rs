@@ -301,7 +301,8 @@ async fn rbac_profiles_allow_exactly_their_tools() {
             &ns,
             &clusters(),
             json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
-            "metadata": {"name": "pg"}, "spec": {"instances": 3, "storage": {"size": "1Gi"}}}),
+            "metadata": {"name": "pg"}, "spec": {"instances": 3, "storage": {"size": "1Gi"},
+                                                  "backup": {"volumeSnapshot": {"className": "snap"}}}}),
         )
         .await;
         for i in 1..=3 {
@@ -329,6 +330,37 @@ async fn rbac_profiles_allow_exactly_their_tools() {
             &database_roles(),
             json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "DatabaseRole",
             "metadata": {"name": "pg-old"}, "spec": {"cluster": {"name": "pg"}, "name": "old", "login": true}}),
+        )
+        .await;
+
+        // A schedule and a backup to read and delete; the backup's
+        // completion is written by the test (no operator in this bed).
+        create(
+            bed,
+            &ns,
+            &cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups"),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+            "metadata": {"name": "pg-old-sb"},
+            "spec": {"cluster": {"name": "pg"}, "schedule": "0 0 1 * * *", "method": "volumeSnapshot"}}),
+        )
+        .await;
+        let backups = cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "Backup", "backups");
+        create(
+            bed,
+            &ns,
+            &backups,
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+            "metadata": {"name": "pg-old-backup"},
+            "spec": {"cluster": {"name": "pg"}, "method": "volumeSnapshot"}}),
+        )
+        .await;
+        patch_status(
+            bed,
+            &ns,
+            &backups,
+            "pg-old-backup",
+            json!({"phase": "completed", "method": "volumeSnapshot",
+                   "startedAt": "2026-12-01T10:00:00Z", "stoppedAt": "2026-12-01T10:01:00Z"}),
         )
         .await;
 
@@ -385,6 +417,47 @@ async fn rbac_profiles_allow_exactly_their_tools() {
                 "promote_cluster_instance",
                 json!({"name": "pg", "instance": "2"}),
                 Need::Write,
+            ),
+            ("list_backups", json!({"cluster_name": "pg"}), Need::Read),
+            ("get_backup_status", json!({"name": "pg-old-backup"}), Need::Read),
+            (
+                "wait_for_backup",
+                json!({"name": "pg-old-backup", "timeout": 5}),
+                Need::Read,
+            ),
+            ("list_scheduled_backups", json!({"cluster_name": "pg"}), Need::Read),
+            ("get_backup_configuration", json!({"cluster_name": "pg"}), Need::Read),
+            ("get_recovery_window", json!({"cluster_name": "pg"}), Need::Read),
+            (
+                "configure_cluster_backup",
+                json!({"cluster_name": "pg", "target": "primary"}),
+                Need::Write,
+            ),
+            ("create_backup", json!({"cluster_name": "pg"}), Need::Write),
+            (
+                "create_scheduled_backup",
+                json!({"cluster_name": "pg", "name": "pg-daily", "schedule": "0 0 1 * * *"}),
+                Need::Write,
+            ),
+            (
+                "update_scheduled_backup",
+                json!({"name": "pg-old-sb", "suspend": true}),
+                Need::Write,
+            ),
+            (
+                "restore_postgres_cluster",
+                json!({"name": "pg-restored", "source": {"backup": "pg-old-backup"}}),
+                Need::Write,
+            ),
+            (
+                "delete_scheduled_backup",
+                json!({"name": "pg-old-sb", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+            (
+                "delete_backup",
+                json!({"name": "pg-old-backup", "confirm_deletion": true}),
+                Need::Delete,
             ),
             (
                 "delete_postgres_database",
