@@ -356,3 +356,34 @@ async fn input_schemas_refuse_bad_arguments_before_the_component_runs() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_target_past_the_backup_is_refused_while_the_source_reports_archiving_failing() {
+    let mut cluster = plugin_cluster();
+    cluster["spec"]["plugins"] = json!([]);
+    cluster["spec"]["backup"] = json!({"barmanObjectStore": {"destinationPath": "s3://b/pg"}});
+    cluster["status"]["conditions"] = json!([{"type": "ContinuousArchiving", "status": "False",
+        "reason": "ContinuousArchivingFailing", "message": "unexpected failure invoking barman-cloud-wal-archive"}]);
+    let backup = json!({"metadata": {"name": "b2", "namespace": NS},
+        "spec": {"cluster": {"name": "pg"}, "method": "barmanObjectStore"},
+        "status": {"phase": "completed", "method": "barmanObjectStore", "backupId": "id-b2",
+                   "startedAt": "2026-12-01T10:00:00Z", "stoppedAt": "2026-12-01T10:05:00Z"}});
+    let outcome = harness()
+        .call(
+            "restore_postgres_cluster",
+            json!({"name": "pg-copy", "namespace": NS, "source": {"backup": "b2"},
+                   "recovery_target": {"target_time": "2026-12-01T11:00:00Z"}}),
+            vec![
+                missing("get", "clusters", Some("pg-copy")),
+                ok("get", "backups", Some("b2"), backup),
+                ok("get", "clusters", Some("pg"), cluster),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(outcome.is_error);
+    assert!(outcome.text.contains("WAL archiving failing"), "{}", outcome.text);
+    assert!(outcome.text.contains("barman-cloud-wal-archive"), "{}", outcome.text);
+}

@@ -358,12 +358,11 @@ async fn schedules_are_checked_and_the_operator_runs_them() {
         backup["metadata"]["ownerReferences"][0]["kind"],
         json!("ScheduledBackup")
     );
-    let listed = eventually("last schedule time", || async {
+    eventually("last schedule time", || async {
         let listed = read(bed, &ns, &scheduled_backups(), "nightly").await?;
         listed["status"]["lastScheduleTime"].is_string().then_some(())
     })
     .await;
-    let _ = listed;
     let listed = tools
         .ok("list_scheduled_backups", json!({"cluster_name": "pg", "namespace": ns}))
         .await;

@@ -516,6 +516,30 @@ pub fn restore(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErr
                 "Pick a time inside get_recovery_window's window.",
             ));
         }
+        // Past the backup's end the target needs archived WAL; where the
+        // source says archiving fails, PostgreSQL would stop short of it.
+        if let (Some(cluster), Some(wanted), Some(backup_name)) = (&source_cluster, target_time, &a.source.backup) {
+            let archiving = model::archiving(cluster);
+            if archiving.status.as_deref() == Some("False") {
+                return Err(failure(
+                    format!(
+                        "`target_time` {} lies after backup {backup_name}, but cluster {} reports WAL archiving \
+                         failing ({}): the WAL to reach it may be missing. Nothing was created.",
+                        format_seconds(wanted),
+                        kube::name_of(cluster),
+                        archiving.message.as_deref().unwrap_or("no message")
+                    ),
+                    "Restore without a target (to the backup's end), or fix archiving first (get_backup_configuration).",
+                ));
+            }
+            if archiving.status.is_none() {
+                notes.push(format!(
+                    "Cluster {} does not report WAL archiving (no ContinuousArchiving condition): the target is \
+                     reached only if the WAL up to it was archived.",
+                    kube::name_of(cluster)
+                ));
+            }
+        }
         if target_time.is_some() && a.source.volume_snapshots.is_some() && a.source.object_store.is_none() {
             return Err(failure(
                 "A point in time after a volume snapshot needs the source's archived WAL: add `object_store` (the \
