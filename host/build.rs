@@ -14,6 +14,8 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cnpg-clusters", "cnpg-clusters"),
     ("cnpg-roles-databases", "cnpg-roles-databases"),
     ("cnpg-backups", "cnpg-backups"),
+    ("cnpg-poolers", "cnpg-poolers"),
+    ("cnpg-replication", "cnpg-replication"),
 ];
 
 /// DCR-translation components embedded for the facade (world

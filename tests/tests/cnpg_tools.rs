@@ -63,6 +63,23 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         ("configure_cluster_backup", false, false),
         ("get_recovery_window", true, false),
         ("restore_postgres_cluster", false, false),
+        ("list_poolers", true, false),
+        ("get_pooler_status", true, false),
+        ("create_pooler", false, false),
+        ("update_pooler", false, false),
+        ("delete_pooler", false, true),
+        ("list_publications", true, false),
+        ("create_publication", false, false),
+        ("delete_publication", false, true),
+        ("list_subscriptions", true, false),
+        ("create_subscription", false, false),
+        ("delete_subscription", false, true),
+        ("list_external_clusters", true, false),
+        ("add_external_cluster", false, false),
+        ("remove_external_cluster", false, true),
+        ("create_replica_cluster", false, false),
+        ("promote_replica_cluster", false, true),
+        ("get_replication_status", true, false),
     ];
     for (name, read_only, destructive) in expected {
         let tool = listed
@@ -88,11 +105,16 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         if !read_only {
             assert!(properties.contains_key("dry_run"), "{name} has no dry_run");
         }
-        if destructive && name != "resize_postgres_cluster" {
-            assert!(
-                properties.contains_key("confirm_deletion"),
-                "{name} has no confirm_deletion"
-            );
+        // Deletions confirm with `confirm_deletion`; other destructive
+        // changes with a flag named after them (`confirm_shrink`,
+        // `confirm_promotion`).
+        if destructive {
+            let flag = match name {
+                "resize_postgres_cluster" => "confirm_shrink",
+                "promote_replica_cluster" => "confirm_promotion",
+                _ => "confirm_deletion",
+            };
+            assert!(properties.contains_key(flag), "{name} has no {flag}");
         }
     }
     // Reference parameter names, exactly.

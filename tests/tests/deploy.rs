@@ -364,6 +364,23 @@ async fn rbac_profiles_allow_exactly_their_tools() {
         )
         .await;
 
+        create(
+            bed,
+            &ns,
+            &cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "Pooler", "poolers"),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Pooler", "metadata": {"name": "pg-old-pooler"},
+            "spec": {"cluster": {"name": "pg"}, "pgbouncer": {"poolMode": "session"}}}),
+        )
+        .await;
+        create(
+            bed,
+            &ns,
+            &cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "Publication", "publications"),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Publication", "metadata": {"name": "pg-old-pub"},
+            "spec": {"cluster": {"name": "pg"}, "name": "old_pub", "dbname": "app", "target": {"allTables": true}}}),
+        )
+        .await;
+
         let login = bed.service_account_login(&ns, &account).await.unwrap();
         let mut tools = ToolServer::start_with_kubeconfig(bed, login.kubeconfig.to_str().unwrap(), &[]).await;
 
@@ -448,6 +465,47 @@ async fn rbac_profiles_allow_exactly_their_tools() {
                 "restore_postgres_cluster",
                 json!({"name": "pg-restored", "source": {"backup": "pg-old-backup"}}),
                 Need::Write,
+            ),
+            ("list_poolers", json!({"cluster_name": "pg"}), Need::Read),
+            ("get_pooler_status", json!({"name": "pg-old-pooler"}), Need::Read),
+            (
+                "create_pooler",
+                json!({"cluster_name": "pg", "name": "pg-new-pooler"}),
+                Need::Write,
+            ),
+            (
+                "update_pooler",
+                json!({"name": "pg-old-pooler", "instances": 3}),
+                Need::Write,
+            ),
+            (
+                "delete_pooler",
+                json!({"name": "pg-old-pooler", "confirm_deletion": true}),
+                Need::Delete,
+            ),
+            ("list_publications", json!({"cluster_name": "pg"}), Need::Read),
+            ("list_subscriptions", json!({"cluster_name": "pg"}), Need::Read),
+            ("list_external_clusters", json!({"cluster_name": "pg"}), Need::Read),
+            ("get_replication_status", json!({"cluster_name": "pg"}), Need::Read),
+            (
+                "create_publication",
+                json!({"cluster_name": "pg", "publication_name": "new_pub", "dbname": "app", "all_tables": true}),
+                Need::Write,
+            ),
+            (
+                "add_external_cluster",
+                json!({"cluster_name": "pg", "name": "other", "connection_parameters": {"host": "other-rw"}}),
+                Need::Write,
+            ),
+            (
+                "create_replica_cluster",
+                json!({"name": "pg-replica", "source_cluster": "pg"}),
+                Need::Write,
+            ),
+            (
+                "delete_publication",
+                json!({"cluster_name": "pg", "name": "old_pub", "confirm_deletion": true}),
+                Need::Delete,
             ),
             (
                 "delete_scheduled_backup",

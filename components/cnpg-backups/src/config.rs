@@ -200,7 +200,6 @@ pub fn configure(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolE
     run_with(arguments, ctx, |a: args::ConfigureBackup, _| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
         let target = object(cnpg("clusters"), &ns, &a.cluster_name);
-        let cluster = kube::get(&target)?;
         if a.remove_volume_snapshot && a.volume_snapshot.is_some() {
             return Err(failure(
                 "`volume_snapshot` and `remove_volume_snapshot` contradict each other.",
@@ -269,26 +268,30 @@ pub fn configure(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolE
         if a.remove_barman_object_store {
             backup.insert("barmanObjectStore".into(), Value::Null);
         }
-        let plugins = plugins_after(&cluster, &a)?;
-        let mut spec = Map::new();
-        if !backup.is_empty() {
-            spec.insert("backup".into(), Value::Object(backup));
-        }
-        if let Some(list) = &plugins {
-            spec.insert("plugins".into(), Value::Array(list.clone()));
-        }
-        if spec.is_empty() {
-            return Err(failure(
-                "Nothing to change: give at least one setting.",
-                "get_backup_configuration shows the current configuration.",
-            ));
-        }
-        // The plugin list is replaced whole: lock on the version read.
-        let mut patch = json!({"spec": spec});
-        if plugins.is_some() {
-            patch["metadata"] = json!({"resourceVersion": kube::meta(&cluster, "resourceVersion")});
-        }
-        let after = kube::merge_patch(&target, &patch, a.dry_run)?;
+        // The plugin list is replaced whole: lock on the version read, and
+        // read again when the operator changed the cluster meanwhile.
+        let (cluster, patch, after) =
+            kube::read_modify_patch(&target, a.dry_run, 5, |cluster| -> Result<Value, ToolOutput> {
+                let plugins = plugins_after(cluster, &a)?;
+                let mut spec = Map::new();
+                if !backup.is_empty() {
+                    spec.insert("backup".into(), Value::Object(backup.clone()));
+                }
+                if let Some(list) = &plugins {
+                    spec.insert("plugins".into(), Value::Array(list.clone()));
+                }
+                if spec.is_empty() {
+                    return Err(failure(
+                        "Nothing to change: give at least one setting.",
+                        "get_backup_configuration shows the current configuration.",
+                    ));
+                }
+                let mut patch = json!({"spec": spec});
+                if plugins.is_some() {
+                    patch["metadata"] = json!({"resourceVersion": kube::meta(cluster, "resourceVersion")});
+                }
+                Ok(patch)
+            })?;
         let before_section = json!({
             "backup": cluster.pointer("/spec/backup").cloned().unwrap_or(Value::Null),
             "plugins": cluster.pointer("/spec/plugins").cloned().unwrap_or(Value::Null),

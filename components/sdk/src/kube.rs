@@ -325,6 +325,30 @@ pub fn json_patch(target: &ObjectRef, patch: &Value, dry_run: bool) -> Result<Va
     .map_err(fail("patch", target))
 }
 
+/// Read-modify-write under an optimistic lock: reads `target`, lets
+/// `build` turn the object into a merge patch (which should carry the
+/// `metadata.resourceVersion` it read) and sends it. When the object
+/// changed in between (409 Conflict, e.g. the operator updated the
+/// cluster's status), reads again and rebuilds, at most `attempts` times.
+/// Returns the object read last, the patch sent and the answer.
+pub fn read_modify_patch<E: From<Failure>>(
+    target: &ObjectRef,
+    dry_run: bool,
+    attempts: u32,
+    mut build: impl FnMut(&Value) -> Result<Value, E>,
+) -> Result<(Value, Value, Value), E> {
+    let mut attempt = 1;
+    loop {
+        let current = get(target)?;
+        let patch = build(&current)?;
+        match merge_patch(target, &patch, dry_run) {
+            Ok(after) => return Ok((current, patch, after)),
+            Err(failure) if failure.is_conflict() && attempt < attempts => attempt += 1,
+            Err(failure) => return Err(failure.into()),
+        }
+    }
+}
+
 /// Deletes with background propagation; `uid` makes it a precondition.
 pub fn delete(target: &ObjectRef, dry_run: bool, uid: Option<&str>) -> Result<Value, Failure> {
     let options = DeleteOptions {

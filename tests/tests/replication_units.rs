@@ -1,0 +1,221 @@
+//! Unit tests of the `cnpg-replication` and `cnpg-poolers` components'
+//! branching logic under wasmtime with a scripted `k8s` host
+//! (`cnpg_mcp::testkit`), for paths the bed cannot reach: a distributed
+//! replica topology with a real demotion token needs running instance
+//! managers. `replication.rs` and `poolers.rs` run the tools against the
+//! real operator.
+
+use cnpg_mcp::testkit::{ClientScript, Harness, Outcome, Step};
+use cnpg_mcp_tests::guest;
+use serde_json::{Value, json};
+
+const NS: &str = "db";
+
+fn harness(component: &str) -> Harness {
+    Harness::load(&std::fs::read(guest(component)).unwrap()).unwrap()
+}
+
+fn ok(verb: &str, resource: &str, name: Option<&str>, object: Value) -> Step {
+    Step::ok(verb, &format!("postgresql.cnpg.io/{resource}"), Some(NS), name, object)
+}
+
+fn clean(outcome: &Outcome) {
+    assert!(
+        outcome.mismatches.is_empty(),
+        "unscripted calls: {:?}",
+        outcome.mismatches
+    );
+    assert!(outcome.unused.is_empty(), "calls never made: {:?}", outcome.unused);
+}
+
+fn patch_of(outcome: &Outcome) -> Value {
+    outcome
+        .exchanges
+        .iter()
+        .find(|e| e.verb == "patch")
+        .and_then(|e| e.body.as_ref())
+        .map(|b| b["merge-patch"].clone())
+        .unwrap_or_else(|| panic!("no patch sent: {:?}", outcome.exchanges))
+}
+
+/// Cluster `b` of a distributed topology, replicating from `a`.
+fn distributed_replica() -> Value {
+    json!({"metadata": {"name": "b", "namespace": NS, "resourceVersion": "9"},
+           "spec": {"replica": {"primary": "a", "source": "a"},
+                    "externalClusters": [{"name": "a", "connectionParameters": {"host": "a-rw"}},
+                                         {"name": "b", "connectionParameters": {"host": "b-rw"}}]}})
+}
+
+#[tokio::test]
+async fn a_distributed_replica_is_promoted_with_the_former_primarys_demotion_token() {
+    let demoted = json!({"metadata": {"name": "a"}, "spec": {"replica": {"primary": "b", "source": "b"}},
+                         "status": {"demotionToken": "eyJ0b2tlbiI6dHJ1ZX0="}});
+    let outcome = harness("cnpg_replication")
+        .call(
+            "promote_replica_cluster",
+            json!({"name": "b", "namespace": NS, "confirm_promotion": true}),
+            vec![
+                ok("get", "clusters", Some("b"), distributed_replica()),
+                ok("get", "clusters", Some("a"), demoted),
+                ok("patch", "clusters", Some("b"), json!({})),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    assert_eq!(
+        patch_of(&outcome),
+        json!({"spec": {"replica": {"primary": "b", "promotionToken": "eyJ0b2tlbiI6dHJ1ZX0="}}})
+    );
+}
+
+#[tokio::test]
+async fn without_a_demotion_token_the_promotion_is_refused_before_any_write() {
+    let still_primary = json!({"metadata": {"name": "a"}, "spec": {"replica": {"primary": "a", "source": "b"}}});
+    let outcome = harness("cnpg_replication")
+        .call(
+            "promote_replica_cluster",
+            json!({"name": "b", "namespace": NS, "confirm_promotion": true}),
+            vec![
+                ok("get", "clusters", Some("b"), distributed_replica()),
+                ok("get", "clusters", Some("a"), still_primary),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(outcome.is_error);
+    assert!(outcome.text.contains("must be demoted first"), "{}", outcome.text);
+}
+
+#[tokio::test]
+async fn a_subscription_needs_connection_parameters_on_its_external_cluster() {
+    let cluster = json!({"metadata": {"name": "dst", "namespace": NS},
+        "spec": {"externalClusters": [{"name": "archive",
+                 "plugin": {"name": "barman-cloud.cloudnative-pg.io", "parameters": {"barmanObjectName": "s"}}}]}});
+    let outcome = harness("cnpg_replication")
+        .call(
+            "create_subscription",
+            json!({"cluster_name": "dst", "namespace": NS, "subscription_name": "s", "dbname": "app",
+                   "publication_name": "p", "external_cluster": "archive"}),
+            vec![ok("get", "clusters", Some("dst"), cluster)],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(outcome.is_error);
+    assert!(outcome.text.contains("no connection parameters"), "{}", outcome.text);
+}
+
+#[tokio::test]
+async fn replacing_an_external_cluster_keeps_the_others_under_an_optimistic_lock() {
+    let outcome = harness("cnpg_replication")
+        .call(
+            "add_external_cluster",
+            json!({"cluster_name": "b", "namespace": NS, "name": "a", "replace": true,
+                   "connection_parameters": {"host": "a-rw.other.svc"},
+                   "ssl_root_cert_secret": {"name": "a-ca", "key": "ca.crt"}}),
+            vec![
+                ok("get", "clusters", Some("b"), distributed_replica()),
+                ok("patch", "clusters", Some("b"), json!({})),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    assert_eq!(
+        patch_of(&outcome),
+        json!({"metadata": {"resourceVersion": "9"},
+               "spec": {"externalClusters": [
+                   {"name": "a", "connectionParameters": {"host": "a-rw.other.svc"},
+                    "sslRootCert": {"name": "a-ca", "key": "ca.crt"}},
+                   {"name": "b", "connectionParameters": {"host": "b-rw"}}]}})
+    );
+}
+
+#[tokio::test]
+async fn an_entry_the_replica_follows_cannot_be_removed() {
+    let outcome = harness("cnpg_replication")
+        .call(
+            "remove_external_cluster",
+            json!({"cluster_name": "b", "namespace": NS, "name": "a", "confirm_deletion": true}),
+            vec![
+                ok("get", "clusters", Some("b"), distributed_replica()),
+                ok(
+                    "list",
+                    "subscriptions",
+                    None,
+                    json!({"apiVersion": "v1", "kind": "List", "items": []}),
+                ),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(outcome.is_error);
+    assert!(outcome.text.contains("replica source"), "{}", outcome.text);
+    assert!(outcome.text.contains("replica topology primary"), "{}", outcome.text);
+}
+
+#[tokio::test]
+async fn an_unchanged_pooler_update_sends_no_patch() {
+    let pooler = json!({"metadata": {"name": "pg-pooler-rw", "namespace": NS},
+        "spec": {"cluster": {"name": "pg"}, "instances": 2,
+                 "pgbouncer": {"poolMode": "session", "parameters": {"max_client_conn": "100"}}}});
+    let outcome = harness("cnpg_poolers")
+        .call(
+            "update_pooler",
+            json!({"name": "pg-pooler-rw", "namespace": NS, "instances": 2, "pool_mode": "session",
+                   "parameters": {"max_client_conn": "100", "verbose": null}}),
+            vec![ok("get", "poolers", Some("pg-pooler-rw"), pooler)],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    assert!(outcome.text.contains("nothing changed"), "{}", outcome.text);
+}
+
+#[tokio::test]
+async fn a_cluster_changed_by_the_operator_meanwhile_is_read_again_and_patched_once_more() {
+    let mut newer = distributed_replica();
+    newer["metadata"]["resourceVersion"] = json!("10");
+    let outcome = harness("cnpg_replication")
+        .call(
+            "add_external_cluster",
+            json!({"cluster_name": "b", "namespace": NS, "name": "c", "connection_parameters": {"host": "c-rw"}}),
+            vec![
+                ok("get", "clusters", Some("b"), distributed_replica()),
+                Step::fail(
+                    "patch",
+                    "postgresql.cnpg.io/clusters",
+                    Some(NS),
+                    Some("b"),
+                    409,
+                    "Conflict",
+                ),
+                ok("get", "clusters", Some("b"), newer),
+                ok("patch", "clusters", Some("b"), json!({})),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    let versions: Vec<Value> = outcome
+        .exchanges
+        .iter()
+        .filter(|e| e.verb == "patch")
+        .map(|e| e.body.as_ref().unwrap()["merge-patch"]["metadata"]["resourceVersion"].clone())
+        .collect();
+    assert_eq!(versions, [json!("9"), json!("10")]);
+}
