@@ -154,6 +154,26 @@ async fn backups_configuration_and_the_operators_backup_controller() {
         )
         .await;
     assert!(text.contains("not configured for `plugin`"), "{text}");
+    // The Backup webhook's rule, directly.
+    let rejected = cnpg_mcp_tests::cnpg::api(bed, &ns, &backups())
+        .await
+        .create(
+            &kube::api::PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &serde_json::from_value(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+                "metadata": {"name": "direct"},
+                "spec": {"cluster": {"name": "pg"}, "method": "barmanObjectStore", "online": true}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        rejected.contains("Online parameter can be specified only if the backup method is volumeSnapshot"),
+        "{rejected}"
+    );
     // `online` with barmanObjectStore: refused as the webhook would.
     let text = tools
         .fails(
@@ -321,6 +341,37 @@ async fn schedules_are_checked_and_the_operator_runs_them() {
             == json!([]),
         "refusals stored nothing"
     );
+    // The operator's own rules for what the tool refuses first: its webhook
+    // parses the schedule with the same library, and only warns about five
+    // fields.
+    let schedules_api = cnpg_mcp_tests::cnpg::api(bed, &ns, &scheduled_backups()).await;
+    let manifest = |name: &str, schedule: &str| -> kube::api::DynamicObject {
+        serde_json::from_value(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+            "metadata": {"name": name}, "spec": {"cluster": {"name": "pg"}, "schedule": schedule}}))
+        .unwrap()
+    };
+    let rejected = schedules_api
+        .create(
+            &kube::api::PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &manifest("bad", "0 61 * * * *"),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(rejected.contains("above maximum (59)"), "{rejected}");
+    schedules_api
+        .create(
+            &kube::api::PostParams {
+                dry_run: true,
+                ..Default::default()
+            },
+            &manifest("five", "0 2 * * *"),
+        )
+        .await
+        .expect("five fields pass the webhook (with a warning) although they mean seconds first");
 
     let created = tools
         .ok(
