@@ -7,7 +7,7 @@ use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use cnpg_mcp_sdk::names::NAMESPACE_PATTERN;
 /// Backup and ScheduledBackup names: RFC 1123 subdomains.
 pub const OBJECT_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// The barman-cloud plugin's name, as it registers with the operator.

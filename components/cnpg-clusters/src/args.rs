@@ -8,7 +8,7 @@ use cnpg_mcp_sdk::tool::{DetailLevel, Format};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use cnpg_mcp_sdk::names::NAMESPACE_PATTERN;
 pub const POD_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
 fn three() -> u32 {

@@ -7,7 +7,7 @@ use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use cnpg_mcp_sdk::names::NAMESPACE_PATTERN;
 /// Pooler names: the Deployment and the Service are named after them, so
 /// an RFC 1123 label.
 pub const POOLER_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";

@@ -7,32 +7,14 @@ use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use cnpg_mcp_sdk::names::NAMESPACE_PATTERN;
 /// Secret names (RFC 1123 subdomain).
 pub const SECRET_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// External cluster names: the operator refuses path separators and `..`
 /// (they become folder names); this server keeps them to RFC 1123 labels.
 pub const EXTERNAL_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
-/// What happens in PostgreSQL when the object is deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReclaimPolicy {
-    /// Keep the publication/subscription in PostgreSQL (the operator's default).
-    #[default]
-    Retain,
-    /// Drop it in PostgreSQL.
-    Delete,
-}
-
-impl ReclaimPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReclaimPolicy::Retain => "retain",
-            ReclaimPolicy::Delete => "delete",
-        }
-    }
-}
+pub use cnpg_mcp_sdk::tool::ReclaimPolicy;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

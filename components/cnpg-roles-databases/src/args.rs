@@ -5,31 +5,13 @@ use cnpg_mcp_sdk::tool::Format;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub use cnpg_mcp_sdk::names::NAMESPACE_PATTERN;
 
 fn yes() -> bool {
     true
 }
 
-/// What happens to the PostgreSQL object when its Kubernetes object is deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReclaimPolicy {
-    /// Keep it in PostgreSQL.
-    #[default]
-    Retain,
-    /// Drop it from PostgreSQL.
-    Delete,
-}
-
-impl ReclaimPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReclaimPolicy::Retain => "retain",
-            ReclaimPolicy::Delete => "delete",
-        }
-    }
-}
+pub use cnpg_mcp_sdk::tool::ReclaimPolicy;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,6 +3,9 @@
 /// Largest length of a Kubernetes object name (RFC 1123 subdomain).
 pub const MAX_OBJECT_NAME: usize = 253;
 
+/// Schema pattern of a namespace name (an RFC 1123 label).
+pub const NAMESPACE_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+
 /// Schema pattern of a Cluster name: an RFC 1123 label (a Service is named
 /// after it).
 pub const CLUSTER_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";

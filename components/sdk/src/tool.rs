@@ -97,6 +97,28 @@ pub enum Format {
     Json,
 }
 
+/// What the operator does in PostgreSQL when the Kubernetes object of a
+/// role, database, publication or subscription is deleted (the CRDs'
+/// `...ReclaimPolicy` fields: `retain` by default, or `delete`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReclaimPolicy {
+    /// Keep it in PostgreSQL.
+    #[default]
+    Retain,
+    /// Drop it from PostgreSQL.
+    Delete,
+}
+
+impl ReclaimPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReclaimPolicy::Retain => "retain",
+            ReclaimPolicy::Delete => "delete",
+        }
+    }
+}
+
 /// `detail_level` of the reference tools.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
