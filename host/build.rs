@@ -16,6 +16,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cnpg-backups", "cnpg-backups"),
     ("cnpg-poolers", "cnpg-poolers"),
     ("cnpg-replication", "cnpg-replication"),
+    ("cnpg-operations", "cnpg-operations"),
 ];
 
 /// DCR-translation components embedded for the facade (world

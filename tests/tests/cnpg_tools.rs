@@ -80,6 +80,11 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         ("create_replica_cluster", false, false),
         ("promote_replica_cluster", false, true),
         ("get_replication_status", true, false),
+        ("restart_postgres_cluster", false, false),
+        ("reload_postgres_cluster", false, false),
+        ("hibernate_postgres_cluster", false, true),
+        ("fence_postgres_instances", false, true),
+        ("set_maintenance_window", false, false),
     ];
     for (name, read_only, destructive) in expected {
         let tool = listed
@@ -112,6 +117,8 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
             let flag = match name {
                 "resize_postgres_cluster" => "confirm_shrink",
                 "promote_replica_cluster" => "confirm_promotion",
+                "hibernate_postgres_cluster" => "confirm_hibernation",
+                "fence_postgres_instances" => "confirm_fencing",
                 _ => "confirm_deletion",
             };
             assert!(properties.contains_key(flag), "{name} has no {flag}");

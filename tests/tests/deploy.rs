@@ -507,6 +507,12 @@ async fn rbac_profiles_allow_exactly_their_tools() {
                 json!({"cluster_name": "pg", "name": "old_pub", "confirm_deletion": true}),
                 Need::Delete,
             ),
+            ("reload_postgres_cluster", json!({"name": "pg"}), Need::Write),
+            (
+                "set_maintenance_window",
+                json!({"name": "pg", "in_progress": false}),
+                Need::Write,
+            ),
             (
                 "delete_scheduled_backup",
                 json!({"name": "pg-old-sb", "confirm_deletion": true}),

@@ -1,8 +1,9 @@
-//! Unit tests of the `cnpg-replication` and `cnpg-poolers` components'
+//! Unit tests of the `cnpg-replication`, `cnpg-poolers` and `cnpg-operations` components'
 //! branching logic under wasmtime with a scripted `k8s` host
 //! (`cnpg_mcp::testkit`), for paths the bed cannot reach: a distributed
 //! replica topology with a real demotion token needs running instance
-//! managers. `replication.rs` and `poolers.rs` run the tools against the
+//! managers, and an in-place restart needs a primary the operator reports.
+//! `replication.rs`, `poolers.rs` and `operations.rs` run the tools against the
 //! real operator.
 
 use cnpg_mcp::testkit::{ClientScript, Harness, Outcome, Step};
@@ -218,4 +219,66 @@ async fn a_cluster_changed_by_the_operator_meanwhile_is_read_again_and_patched_o
         .map(|e| e.body.as_ref().unwrap()["merge-patch"]["metadata"]["resourceVersion"].clone())
         .collect();
     assert_eq!(versions, [json!("9"), json!("10")]);
+}
+
+fn operations_cluster(primary: &str) -> Value {
+    json!({"metadata": {"name": "pg", "namespace": NS, "resourceVersion": "5"},
+           "status": {"instanceNames": ["pg-1", "pg-2"], "currentPrimary": primary,
+                      "phase": "Cluster in healthy state",
+                      "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady",
+                                      "message": "Cluster is Ready", "lastTransitionTime": "2026-12-01T00:00:00Z"}]}})
+}
+
+#[tokio::test]
+async fn restarting_the_primary_asks_for_an_in_place_restart_under_a_lock() {
+    let outcome = harness("cnpg_operations")
+        .call(
+            "restart_postgres_cluster",
+            json!({"name": "pg", "namespace": NS, "instance": "1"}),
+            vec![
+                ok("get", "clusters", Some("pg"), operations_cluster("pg-1")),
+                ok("get", "clusters", Some("pg"), operations_cluster("pg-1")),
+                ok("patch", "clusters/status", Some("pg"), json!({})),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    let patch = patch_of(&outcome);
+    assert_eq!(patch["metadata"]["resourceVersion"], json!("5"));
+    assert_eq!(
+        patch["status"]["phase"],
+        json!("Primary instance is being restarted in-place")
+    );
+    assert_eq!(patch["status"]["phaseReason"], json!("Requested by the user"));
+    assert_eq!(patch["status"]["conditions"][0]["status"], json!("False"));
+    assert_eq!(patch["status"]["conditions"][0]["reason"], json!("ClusterIsNotReady"));
+}
+
+#[tokio::test]
+async fn restarting_a_replica_recreates_its_pod() {
+    let outcome = harness("cnpg_operations")
+        .call(
+            "restart_postgres_cluster",
+            json!({"name": "pg", "namespace": NS, "instance": "pg-2"}),
+            vec![
+                ok("get", "clusters", Some("pg"), operations_cluster("pg-1")),
+                Step::ok(
+                    "get",
+                    "core/pods",
+                    Some(NS),
+                    Some("pg-2"),
+                    json!({"metadata": {"name": "pg-2", "uid": "u2"}}),
+                ),
+                Step::ok("delete", "core/pods", Some(NS), Some("pg-2"), json!({})),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    assert!(outcome.text.contains("Restarting replica pg-2"), "{}", outcome.text);
 }

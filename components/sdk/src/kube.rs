@@ -335,13 +335,25 @@ pub fn read_modify_patch<E: From<Failure>>(
     target: &ObjectRef,
     dry_run: bool,
     attempts: u32,
+    build: impl FnMut(&Value) -> Result<Value, E>,
+) -> Result<(Value, Value, Value), E> {
+    read_modify_patch_at(target, target, dry_run, attempts, build)
+}
+
+/// [`read_modify_patch`] reading one object and patching another ref to
+/// it, e.g. reading a cluster and patching its `status` subresource.
+pub fn read_modify_patch_at<E: From<Failure>>(
+    read: &ObjectRef,
+    write: &ObjectRef,
+    dry_run: bool,
+    attempts: u32,
     mut build: impl FnMut(&Value) -> Result<Value, E>,
 ) -> Result<(Value, Value, Value), E> {
     let mut attempt = 1;
     loop {
-        let current = get(target)?;
+        let current = get(read)?;
         let patch = build(&current)?;
-        match merge_patch(target, &patch, dry_run) {
+        match merge_patch(write, &patch, dry_run) {
             Ok(after) => return Ok((current, patch, after)),
             Err(failure) if failure.is_conflict() && attempt < attempts => attempt += 1,
             Err(failure) => return Err(failure.into()),
