@@ -17,6 +17,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("cnpg-poolers", "cnpg-poolers"),
     ("cnpg-replication", "cnpg-replication"),
     ("cnpg-operations", "cnpg-operations"),
+    ("cnpg-diagnostics", "cnpg-diagnostics"),
 ];
 
 /// DCR-translation components embedded for the facade (world

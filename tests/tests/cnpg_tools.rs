@@ -85,6 +85,9 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         ("hibernate_postgres_cluster", false, true),
         ("fence_postgres_instances", false, true),
         ("set_maintenance_window", false, false),
+        ("get_cluster_events", true, false),
+        ("get_cluster_logs", true, false),
+        ("get_connection_info", true, false),
     ];
     for (name, read_only, destructive) in expected {
         let tool = listed

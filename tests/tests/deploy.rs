@@ -507,6 +507,9 @@ async fn rbac_profiles_allow_exactly_their_tools() {
                 json!({"cluster_name": "pg", "name": "old_pub", "confirm_deletion": true}),
                 Need::Delete,
             ),
+            ("get_cluster_events", json!({"name": "pg"}), Need::Read),
+            ("get_cluster_logs", json!({"name": "pg"}), Need::Read),
+            ("get_connection_info", json!({"name": "pg"}), Need::Read),
             ("reload_postgres_cluster", json!({"name": "pg"}), Need::Write),
             (
                 "set_maintenance_window",

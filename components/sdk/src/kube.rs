@@ -372,6 +372,17 @@ pub fn delete(target: &ObjectRef, dry_run: bool, uid: Option<&str>) -> Result<Va
     k8s::delete(target, &options).map(parse).map_err(fail("delete", target))
 }
 
+/// The last `tail_lines` lines of a pod container's log (the host caps the
+/// bytes).
+pub fn logs(pod: &ObjectRef, container: Option<&str>, tail_lines: u32) -> Result<String, Failure> {
+    let options = k8s::LogOptions {
+        container: container.map(str::to_string),
+        tail_lines: Some(tail_lines),
+        previous: false,
+    };
+    k8s::logs(pod, &options).map_err(fail("logs", pod))
+}
+
 pub fn events(target: &ObjectRef) -> Result<Vec<Value>, Failure> {
     let value = k8s::events(target).map(parse).map_err(fail("events", target))?;
     Ok(value
