@@ -227,9 +227,69 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         "plan_storage_resize",
         "rotate_role_password",
         "provision_application",
+        "plan_point_in_time_recovery",
+        "verify_backups",
+        "scale_connections",
+        "plan_logical_migration",
     ] {
         assert!(names.contains(&p), "prompt {p} missing from {names:?}");
     }
+    for (name, arguments, needles) in [
+        (
+            "plan_point_in_time_recovery",
+            json!({"cluster_name": "pg", "target_time": "2026-12-05T14:05:00Z"}),
+            vec![
+                "get_recovery_window",
+                "restore_postgres_cluster(name=\"pg-restore\"",
+                "2026-12-05T14:05:00Z",
+            ],
+        ),
+        (
+            "verify_backups",
+            json!({"cluster_name": "pg"}),
+            vec![
+                "get_backup_configuration",
+                "list_scheduled_backups",
+                "get_recovery_window",
+            ],
+        ),
+        (
+            "scale_connections",
+            json!({"cluster_name": "pg", "expected_clients": "2000"}),
+            vec!["create_pooler(cluster_name=\"pg\"", "max_client_conn", "2000"],
+        ),
+        (
+            "plan_logical_migration",
+            json!({"source_cluster": "old", "target_cluster": "new", "database": "app"}),
+            vec![
+                "create_publication(cluster_name=\"old\"",
+                "create_subscription(cluster_name=\"new\"",
+                "sync-sequences",
+            ],
+        ),
+    ] {
+        let prompt = tools
+            .session
+            .call("prompts/get", json!({"name": name, "arguments": arguments}))
+            .await;
+        let text = prompt["result"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        for needle in needles {
+            assert!(text.contains(needle), "{name}: {needle} not in {prompt}");
+        }
+    }
+    let missing = tools
+        .session
+        .call(
+            "prompts/get",
+            json!({"name": "plan_point_in_time_recovery", "arguments": {"cluster_name": "pg"}}),
+        )
+        .await;
+    assert!(
+        missing["error"].is_object(),
+        "a missing required argument is an error: {missing}"
+    );
     let prompt = tools
         .session
         .call(
