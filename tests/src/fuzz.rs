@@ -7,9 +7,10 @@
 //!
 //! Stable Rust has no coverage-guided fuzzer here (cargo-fuzz needs
 //! nightly), so these are proptest runs: `tests/tests/fuzz.rs` runs each
-//! target with a small budget in CI (`FUZZ_CASES`, default 256), the
-//! `fuzz` bench runs them long. A failure prints proptest's shrunk input;
-//! every one found becomes a regression case in `tests/tests/fuzz.rs`.
+//! target with a small budget and a fixed seed in CI (`FUZZ_CASES`,
+//! default 256; `FUZZ_SEED`), the `fuzz` bench runs them long with a
+//! fresh seed it prints. A failure prints proptest's shrunk input; every
+//! one found becomes a regression case in `tests/tests/fuzz.rs`.
 
 use std::sync::Arc;
 
@@ -17,10 +18,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 
-/// One fuzz target: a name and a run with `cases` generated inputs.
+/// One fuzz target: a name and a run within a budget of generated inputs.
 pub struct Target {
     pub name: &'static str,
-    pub run: fn(u32) -> Result<(), String>,
+    pub run: fn(Budget) -> Result<(), String>,
 }
 
 pub const TARGETS: &[Target] = &[
@@ -50,10 +51,31 @@ pub const TARGETS: &[Target] = &[
     },
 ];
 
-fn runner(cases: u32) -> TestRunner {
+/// How many inputs a run tries, and the seed of its generator: the same
+/// seed tries the same inputs, so a failure is reproduced by its seed.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub cases: u32,
+    pub seed: u64,
+}
+
+impl Budget {
+    /// `FUZZ_CASES` and `FUZZ_SEED` from the environment, else the given
+    /// defaults.
+    pub fn from_env(cases: u32, seed: u64) -> Self {
+        let read = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        Budget {
+            cases: read("FUZZ_CASES").and_then(|c| u32::try_from(c).ok()).unwrap_or(cases),
+            seed: read("FUZZ_SEED").unwrap_or(seed),
+        }
+    }
+}
+
+fn runner(budget: Budget) -> TestRunner {
     TestRunner::new(Config {
-        cases,
+        cases: budget.cases,
         failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(budget.seed),
         ..Config::default()
     })
 }
@@ -118,7 +140,7 @@ fn b64(bytes: &[u8]) -> String {
 /// `Authorization` values and the tokens in them: the header parser never
 /// panics, what it accepts is one visible token from the value, and no
 /// generated token validates (there is no key to sign with).
-pub fn bearer_tokens(cases: u32) -> Result<(), String> {
+pub fn bearer_tokens(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::auth::token::{self, KeySet, TokenRules, TypPolicy};
     let rules = TokenRules {
         issuer: "https://idp.test".into(),
@@ -155,7 +177,7 @@ pub fn bearer_tokens(cases: u32) -> Result<(), String> {
         (hostile_text(10), jwt_shaped()).prop_map(|(junk, token)| format!("Bearer {token}{junk}").into_bytes()),
     ];
     let strategy = proptest::collection::vec(header_value, 0..3);
-    report(runner(cases).run(&strategy, |values| {
+    report(runner(budget).run(&strategy, |values| {
         let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
         if let Ok(token) = token::bearer(&refs) {
             prop_assert!(!token.is_empty());
@@ -174,7 +196,7 @@ pub fn bearer_tokens(cases: u32) -> Result<(), String> {
 /// `/mcp` bodies: any bytes get a verdict; an accepted body is one
 /// message rmcp reads; a refusal is a parse error or an invalid request
 /// whose message stays short whatever the input.
-pub fn json_rpc_framing(cases: u32) -> Result<(), String> {
+pub fn json_rpc_framing(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::http::jsonrpc;
     let message = || {
         (
@@ -200,7 +222,7 @@ pub fn json_rpc_framing(cases: u32) -> Result<(), String> {
         }),
         json_value(8).prop_map(|v| v.to_string().into_bytes()),
     ];
-    report(runner(cases).run(&body, |bytes: Vec<u8>| {
+    report(runner(budget).run(&body, |bytes: Vec<u8>| {
         match jsonrpc::check(&bytes) {
             Ok(envelope) => {
                 let parsed = serde_json::from_slice::<cnpg_mcp::mcp::rmcp::model::ClientJsonRpcMessage>(&bytes);
@@ -223,7 +245,7 @@ pub fn json_rpc_framing(cases: u32) -> Result<(), String> {
 
 /// Grant files: any text gets a verdict; a grant that parses covers
 /// itself and its limits stay within the host's ceilings.
-pub fn grant_toml(cases: u32) -> Result<(), String> {
+pub fn grant_toml(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::runtime::grant::ComponentGrant;
     let line = prop_oneof![
         Just("[limits]".to_string()),
@@ -249,7 +271,7 @@ pub fn grant_toml(cases: u32) -> Result<(), String> {
         hostile_text(8),
     ];
     let text = proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"));
-    report(runner(cases).run(&text, |text| {
+    report(runner(budget).run(&text, |text| {
         if let Ok(grant) = ComponentGrant::parse(&text) {
             prop_assert!(
                 grant.uncovered(&grant).is_empty(),
@@ -267,7 +289,7 @@ pub fn grant_toml(cases: u32) -> Result<(), String> {
 /// accepted redirect URI has no fragment, no user information and uses
 /// http only on a loopback host; an accepted document URL is https
 /// without fragment; any document is judged without panicking.
-pub fn redirect_uris_and_cimd(cases: u32) -> Result<(), String> {
+pub fn redirect_uris_and_cimd(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::facade::{check_redirect_uri, cimd};
     let uri = prop_oneof![
         hostile_text(12),
@@ -294,7 +316,7 @@ pub fn redirect_uris_and_cimd(cases: u32) -> Result<(), String> {
             .prop_map(|(s, h, rest)| format!("{s}{h}{rest}")),
     ];
     report(
-        runner(cases).run(&(uri, any::<bool>(), json_value(4)), |(uri, native, document)| {
+        runner(budget).run(&(uri, any::<bool>(), json_value(4)), |(uri, native, document)| {
             if check_redirect_uri(&uri, native).is_ok() {
                 prop_assert!(!uri.contains('#'), "{uri}");
                 let lower = uri.to_ascii_lowercase();
@@ -325,11 +347,11 @@ pub fn redirect_uris_and_cimd(cases: u32) -> Result<(), String> {
 
 /// Names, namespaces and resources become URL path segments: whatever is
 /// accepted is exactly one segment of the path asked for, and no query.
-pub fn kubernetes_paths(cases: u32) -> Result<(), String> {
+pub fn kubernetes_paths(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::kube::Target;
     let part = prop_oneof![hostile_text(6), "[a-z0-9-]{1,20}"];
     report(
-        runner(cases).run(&(part.clone(), part.clone(), part), |(namespace, resource, name)| {
+        runner(budget).run(&(part.clone(), part.clone(), part), |(namespace, resource, name)| {
             let target = Target {
                 group: "postgresql.cnpg.io".into(),
                 version: "v1".into(),
@@ -361,7 +383,7 @@ pub fn kubernetes_paths(cases: u32) -> Result<(), String> {
 /// deeply nested) structured content and large texts. Every call ends
 /// with a result or a precise error, and accepted structured content is
 /// exactly what the component sent.
-pub fn component_values(cases: u32) -> Result<(), String> {
+pub fn component_values(budget: Budget) -> Result<(), String> {
     use cnpg_mcp::caller::Caller;
     use cnpg_mcp::runtime::{CallError, CallRequest, DiscardingPeer, Runtime, RuntimeSettings, sources};
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -384,7 +406,7 @@ pub fn component_values(cases: u32) -> Result<(), String> {
     ];
     let text_bytes = prop_oneof![Just(0u64), 0u64..4096, Just(8 << 20), Just(48 << 20)];
     let calls = std::sync::atomic::AtomicU64::new(0);
-    report(runner(cases).run(&(raw, text_bytes), |(raw, text_bytes)| {
+    report(runner(budget).run(&(raw, text_bytes), |(raw, text_bytes)| {
         let n = calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let request = CallRequest {
             request_id: format!("fuzz-{n}"),

@@ -1,20 +1,19 @@
-//! The fuzz targets of `cnpg_mcp_tests::fuzz` with a small budget
-//! (`FUZZ_CASES`, default 256 inputs each), and the inputs they found,
-//! kept as regression cases. Longer runs: `cargo bench --bench fuzz`.
+//! The fuzz targets of `cnpg_mcp_tests::fuzz` with a small budget and a
+//! fixed seed, so a run here tries the same 256 inputs per target every
+//! time (`FUZZ_CASES` and `FUZZ_SEED` change both), and the inputs longer
+//! runs found, kept as regression cases. Longer runs with fresh seeds:
+//! `cargo bench --bench fuzz`.
 
-use cnpg_mcp_tests::fuzz::TARGETS;
+use cnpg_mcp_tests::fuzz::{Budget, TARGETS};
 
-fn cases() -> u32 {
-    std::env::var("FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256)
-}
+/// "cnpg" in ASCII.
+const SEED: u64 = 0x636e_7067;
 
 fn run(name: &str) {
     let target = TARGETS.iter().find(|t| t.name == name).expect("a fuzz target");
-    if let Err(failure) = (target.run)(cases()) {
-        panic!("fuzz target {name} failed: {failure}");
+    let budget = Budget::from_env(256, SEED);
+    if let Err(failure) = (target.run)(budget) {
+        panic!("fuzz target {name} failed with seed {}: {failure}", budget.seed);
     }
 }
 
@@ -65,10 +64,40 @@ fn every_target_has_a_test() {
 #[test]
 fn regression_path_segments_are_refused() {
     use cnpg_mcp::kube::check_segment;
-    for bad in ["..", ".", "a/b", "a%2Fb", "x?dryRun=All", "a#b", "pg 1", "pgé", ""] {
+    for bad in [
+        "..",
+        ".",
+        "a/b",
+        "a%2Fb",
+        "x?dryRun=All",
+        "a#b",
+        "pg 1",
+        "pgé",
+        "",
+        "\"",
+        "`",
+        "a<b>",
+        "a\\b",
+        "{x}",
+        "a|b",
+        "a^b",
+    ] {
         assert!(check_segment("name", bad).is_err(), "{bad:?} accepted");
     }
     for good in ["pg-1", "system:masters", "cluster.example", "a_b"] {
         assert!(check_segment("name", good).is_ok(), "{good:?} refused");
+    }
+}
+
+#[test]
+fn regression_grant_rules_with_empty_entries_are_refused() {
+    use cnpg_mcp::runtime::grant::ComponentGrant;
+    for rule in [
+        "resources = [\"\"]\nverbs = [\"\"]",
+        "verbs = [\"get\"]\nresources = [\"pods\"]",
+        "verbs = [\"get\"]\napi_groups = [\"\"]\nresources = [\"\"]",
+    ] {
+        let text = format!("[[kubernetes]]\n{rule}");
+        assert!(ComponentGrant::parse(&text).is_err(), "accepted: {text}");
     }
 }

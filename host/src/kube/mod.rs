@@ -156,7 +156,8 @@ impl Target {
 /// The URL is assembled by formatting, so a value must never be able to
 /// change which path (or query) is asked for: the API server's own rule
 /// refuses `.`, `..` and values with `/` or `%`; here also `?` and `#`,
-/// anything but visible ASCII, and more than 253 characters (the longest
+/// anything a URI path segment cannot carry unescaped (RFC 3986 `pchar`
+/// without percent-encoding), and more than 253 characters (the longest
 /// Kubernetes name).
 pub fn check_segment(what: &str, value: &str) -> Result<(), KubeFailure> {
     let problem = if value.is_empty() {
@@ -167,8 +168,8 @@ pub fn check_segment(what: &str, value: &str) -> Result<(), KubeFailure> {
         "may not be `.` or `..`"
     } else if value.contains(['/', '%', '?', '#']) {
         "may not contain `/`, `%`, `?` or `#`"
-    } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        "may contain only visible ASCII characters"
+    } else if !value.bytes().all(segment_byte) {
+        "may contain only letters, digits and `-._~!$&'()*+,;=:@`"
     } else {
         return Ok(());
     };
@@ -176,6 +177,12 @@ pub fn check_segment(what: &str, value: &str) -> Result<(), KubeFailure> {
         "BadRequest",
         format!("the {what} `{}` {problem}", crate::text::shown(value)),
     ))
+}
+
+/// RFC 3986 `unreserved`, `sub-delims`, `:` and `@`: what a path segment
+/// carries as it is.
+fn segment_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)
 }
 
 /// A name that goes into a field selector (`...name=NAME`): a path

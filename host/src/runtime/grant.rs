@@ -95,6 +95,60 @@ pub struct KubernetesRule {
     pub secret_data: bool,
 }
 
+/// The verbs a rule may name: those of Kubernetes RBAC that the `k8s`
+/// capability can send, and `*`.
+pub const VERBS: &[&str] = &[
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "*",
+];
+
+impl KubernetesRule {
+    /// Every list says something and every entry is a word the policy can
+    /// match: a rule that could never allow anything, or whose entries
+    /// are empty or malformed, is refused rather than loaded silently.
+    fn validate(&self) -> Result<(), GrantError> {
+        let invalid = |what: String| Err(GrantError::Invalid(format!("[[kubernetes]] {what}")));
+        if self.verbs.is_empty() || self.resources.is_empty() || self.api_groups.is_empty() {
+            return invalid(
+                "every rule needs at least one verb, one API group (\"\" is the core group) and one resource".into(),
+            );
+        }
+        if let Some(verb) = self.verbs.iter().find(|v| !VERBS.contains(&v.as_str())) {
+            return invalid(format!(
+                "verb `{}` is not one of {}",
+                crate::text::shown(verb),
+                VERBS.join(", ")
+            ));
+        }
+        let word = |value: &str| !value.is_empty() && value.len() <= 253 && value.bytes().all(|b| b.is_ascii_graphic());
+        if let Some(group) = self.api_groups.iter().find(|g| !g.is_empty() && !word(g)) {
+            return invalid(format!("API group `{}` is not a group name", crate::text::shown(group)));
+        }
+        for resource in &self.resources {
+            let parts: Vec<&str> = resource.split('/').collect();
+            if parts.len() > 2 || !parts.iter().all(|p| word(p)) {
+                return invalid(format!(
+                    "resource `{}` is not `resource` or `resource/subresource`",
+                    crate::text::shown(resource)
+                ));
+            }
+        }
+        for (what, values) in [("namespace", &self.namespaces), ("name", &self.names)] {
+            if let Some(value) = values.iter().find(|v| !word(v) || v.contains('/')) {
+                return invalid(format!("{what} `{}` is empty or malformed", crate::text::shown(value)));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Effective limits of one component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallLimits {
@@ -145,11 +199,7 @@ impl ComponentGrant {
             ));
         }
         for rule in &self.kubernetes {
-            if rule.verbs.is_empty() || rule.resources.is_empty() {
-                return Err(GrantError::Invalid(
-                    "every [[kubernetes]] rule needs at least one verb and one resource".into(),
-                ));
-            }
+            rule.validate()?;
         }
         Ok(())
     }
@@ -197,11 +247,7 @@ impl ComponentGrant {
             } else {
                 rule.names.iter().map(|n| Some(n.as_str())).collect()
             };
-            let groups: Vec<&str> = if rule.api_groups.is_empty() {
-                vec![""]
-            } else {
-                rule.api_groups.iter().map(String::as_str).collect()
-            };
+            let groups: Vec<&str> = rule.api_groups.iter().map(String::as_str).collect();
             for verb in &rule.verbs {
                 for group in &groups {
                     for resource in &rule.resources {
@@ -306,5 +352,34 @@ mod tests {
     fn zero_limits_are_refused() {
         assert!(ComponentGrant::parse("[limits]\ntimeout_ms = 0\n").is_err());
         assert!(ComponentGrant::parse("[[kubernetes]]\nverbs = []\nresources = [\"pods\"]\n").is_err());
+    }
+
+    #[test]
+    fn rules_that_could_never_allow_anything_are_refused_by_what_is_wrong() {
+        let refused = |rule: &str| match ComponentGrant::parse(&format!("[[kubernetes]]\n{rule}")) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted: {rule}"),
+        };
+        let message = refused("verbs = [\"get\"]\nresources = [\"pods\"]\n");
+        assert!(message.contains("core group"), "{message}");
+        let message = refused("verbs = [\"\"]\napi_groups = [\"\"]\nresources = [\"pods\"]\n");
+        assert!(message.contains("verb ``"), "{message}");
+        let message = refused("verbs = [\"GET\"]\napi_groups = [\"\"]\nresources = [\"pods\"]\n");
+        assert!(message.contains("verb `GET`"), "{message}");
+        for resource in ["", "pods/", "/log", "pods/log/x", "po ds"] {
+            let message = refused(&format!(
+                "verbs = [\"get\"]\napi_groups = [\"\"]\nresources = [{resource:?}]\n"
+            ));
+            assert!(message.contains("resource `"), "{resource}: {message}");
+        }
+        let message = refused("verbs = [\"get\"]\napi_groups = [\"\"]\nresources = [\"pods\"]\nnamespaces = [\"\"]\n");
+        assert!(message.contains("namespace ``"), "{message}");
+        let message = refused("verbs = [\"get\"]\napi_groups = [\"\"]\nresources = [\"pods\"]\nnames = [\"a/b\"]\n");
+        assert!(message.contains("name `a/b`"), "{message}");
+        let core = ComponentGrant::parse(
+            "[[kubernetes]]\nverbs = [\"get\", \"deletecollection\"]\napi_groups = [\"\"]\nresources = [\"pods/log\"]\n",
+        )
+        .unwrap();
+        assert!(core.uncovered(&core).is_empty());
     }
 }
