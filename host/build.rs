@@ -8,16 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components embedded in the binary: (crate folder under components/,
-/// component name). Each folder holds a `grant.toml` with its default grant.
-const BUILTIN: &[(&str, &str)] = &[
-    ("cnpg-session", "cnpg-session"),
-    ("cnpg-clusters", "cnpg-clusters"),
-    ("cnpg-roles-databases", "cnpg-roles-databases"),
-    ("cnpg-backups", "cnpg-backups"),
-    ("cnpg-poolers", "cnpg-poolers"),
-    ("cnpg-replication", "cnpg-replication"),
-    ("cnpg-operations", "cnpg-operations"),
-    ("cnpg-diagnostics", "cnpg-diagnostics"),
+/// component name, opt-in). Each folder holds a `grant.toml` with its
+/// default grant. Opt-in ones load only when named (`--enable-builtin`):
+/// their grants reach further than a default deployment should.
+const BUILTIN: &[(&str, &str, bool)] = &[
+    ("cnpg-session", "cnpg-session", false),
+    ("cnpg-clusters", "cnpg-clusters", false),
+    ("cnpg-roles-databases", "cnpg-roles-databases", false),
+    ("cnpg-backups", "cnpg-backups", false),
+    ("cnpg-poolers", "cnpg-poolers", false),
+    ("cnpg-replication", "cnpg-replication", false),
+    ("cnpg-operations", "cnpg-operations", false),
+    ("cnpg-diagnostics", "cnpg-diagnostics", false),
+    ("cnpg-configuration", "cnpg-configuration", false),
+    ("cnpg-upgrades", "cnpg-upgrades", false),
+    ("cnpg-cluster-image-catalogs", "cnpg-cluster-image-catalogs", true),
+    ("cnpg-certificates", "cnpg-certificates", true),
 ];
 
 /// DCR-translation components embedded for the facade (world
@@ -44,15 +50,15 @@ fn main() {
     let wasm_dir = guest_target.join("wasm32-wasip2").join("release");
     println!("cargo:rustc-env=CNPG_MCP_GUEST_DIR={}", wasm_dir.display());
 
-    let mut generated = String::from("pub static BUILTIN: &[(&str, &[u8], &str)] = &[\n");
-    for (folder, name) in BUILTIN {
+    let mut generated = String::from("pub static BUILTIN: &[(&str, &[u8], &str, bool)] = &[\n");
+    for (folder, name, opt_in) in BUILTIN {
         let wasm = wasm_dir.join(format!("{}.wasm", folder.replace('-', "_")));
         let grant = components.join(folder).join("grant.toml");
         assert!(wasm.is_file(), "guest build produced no {}", wasm.display());
         assert!(grant.is_file(), "built-in component {folder} has no grant.toml");
         writeln!(
             generated,
-            "    ({name:?}, include_bytes!({:?}), include_str!({:?})),",
+            "    ({name:?}, include_bytes!({:?}), include_str!({:?}), {opt_in}),",
             wasm.display().to_string(),
             grant.display().to_string()
         )

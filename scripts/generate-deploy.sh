@@ -12,6 +12,18 @@ for profile in reader operator admin impersonator; do
   "$bin" rbac --profile "$profile" --rules-only --namespace x > "deploy/helm/cnpg-mcp/files/rbac/$profile.json"
   "$bin" rbac --profile "$profile" --rules-only --cluster-wide > "deploy/helm/cnpg-mcp/files/rbac/$profile-cluster.json"
 done
+# What each opt-in built-in adds to a profile when the chart enables it
+# (`components.enableBuiltin`).
+for component in cnpg-cluster-image-catalogs cnpg-certificates; do
+  dir="deploy/helm/cnpg-mcp/files/rbac/opt-in/$component"
+  mkdir -p "$dir"
+  for profile in reader operator admin; do
+    "$bin" rbac --profile "$profile" --rules-only --namespace x --enable-builtin "$component" \
+      --component "$component" > "$dir/$profile.json"
+    "$bin" rbac --profile "$profile" --rules-only --cluster-wide --enable-builtin "$component" \
+      --component "$component" > "$dir/$profile-cluster.json"
+  done
+done
 helm="$(bash tests/helm/build.sh)"
 {
   echo "# cnpg-mcp for kubectl apply: the Helm chart rendered with its defaults into namespace cnpg-mcp."

@@ -30,9 +30,11 @@ trap 'rm -f "$log"' EXIT
 status=0
 # --no-fail-fast: one failing test binary must not hide the others' results.
 cargo test --locked --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
-# Pure guest-side logic (names, quantities, timestamps), natively.
+# Pure guest-side logic (names, quantities, timestamps, image tags,
+# configuration rules, catalogs, certificates), natively.
 (cd components && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests-native" \
-  cargo test --locked -p cnpg-mcp-sdk 2>&1) | tee -a "$log" || status=$?
+  cargo test --locked -p cnpg-mcp-sdk -p cnpg-configuration -p cnpg-upgrades -p cnpg-certificates 2>&1) \
+  | tee -a "$log" || status=$?
 # One closing line for the whole run: the sum of every test binary's result.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"

@@ -74,7 +74,7 @@ pub async fn inspect(args: &ComponentArgs, file: &Path) -> anyhow::Result<String
         sources::from_file(file)?
     } else {
         let name = file.to_string_lossy();
-        sources::collect(!args.no_builtin, args.components.as_deref())?
+        sources::collect(!args.no_builtin, &args.enable_builtin, args.components.as_deref())?
             .into_iter()
             .find(|s| s.name == name)
             .ok_or_else(|| {
@@ -115,17 +115,28 @@ pub struct RbacArgs {
     /// Print only the rules, as JSON (for templating).
     #[arg(long, default_value_t = false)]
     pub rules_only: bool,
+    /// Only these loaded components' grants (repeatable), e.g. the rules an
+    /// opt-in built-in adds.
+    #[arg(long = "component")]
+    pub only: Vec<String>,
     #[command(flatten)]
     pub components: ComponentArgs,
 }
 
 /// `cnpg-mcp rbac`: RBAC from the grants of the components `serve` would load.
 pub fn rbac(args: &RbacArgs) -> anyhow::Result<String> {
-    let grants: Vec<(String, crate::runtime::grant::ComponentGrant)> =
-        sources::collect(!args.components.no_builtin, args.components.components.as_deref())?
-            .into_iter()
-            .map(|s| (s.name, s.grant))
-            .collect();
+    let grants: Vec<(String, crate::runtime::grant::ComponentGrant)> = sources::collect(
+        !args.components.no_builtin,
+        &args.components.enable_builtin,
+        args.components.components.as_deref(),
+    )?
+    .into_iter()
+    .filter(|s| args.only.is_empty() || args.only.contains(&s.name))
+    .map(|s| (s.name, s.grant))
+    .collect();
+    if let Some(missing) = args.only.iter().find(|n| !grants.iter().any(|(name, _)| name == *n)) {
+        anyhow::bail!("`{missing}` is not a loaded component (an opt-in built-in needs --enable-builtin {missing})");
+    }
     let namespace = (!args.cluster_wide).then(|| args.namespace.clone());
     if args.rules_only {
         let (rules, notes) = crate::rbac::rules(&grants, args.profile, namespace.as_deref());

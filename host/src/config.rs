@@ -33,6 +33,10 @@ pub struct ComponentArgs {
     /// Do not load the built-in components.
     #[arg(long, env = "CNPG_MCP_NO_BUILTIN", default_value_t = false)]
     pub no_builtin: bool,
+    /// Also load this opt-in built-in component (repeatable, or a
+    /// comma-separated list): `cnpg-cluster-image-catalogs`.
+    #[arg(long = "enable-builtin", env = "CNPG_MCP_ENABLE_BUILTIN", value_delimiter = ',')]
+    pub enable_builtin: Vec<String>,
     /// Folder for precompiled components (default: $XDG_CACHE_HOME/cnpg-mcp
     /// or ~/.cache/cnpg-mcp). Must be writable for fast starts.
     #[arg(long, env = "CNPG_MCP_CACHE_DIR")]

@@ -29,7 +29,7 @@ pub fn runtime(args: &ComponentArgs) -> anyhow::Result<Runtime> {
 
 /// Loads the configured components and installs them.
 pub async fn load_components(runtime: &Runtime, args: &ComponentArgs) -> anyhow::Result<()> {
-    let sources = sources::collect(!args.no_builtin, args.components.as_deref())?;
+    let sources = sources::collect(!args.no_builtin, &args.enable_builtin, args.components.as_deref())?;
     let registry = runtime.build_registry(sources).await?;
     runtime.install(registry);
     Ok(())

@@ -88,6 +88,12 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         ("get_cluster_events", true, false),
         ("get_cluster_logs", true, false),
         ("get_connection_info", true, false),
+        ("update_cluster_configuration", false, false),
+        ("upgrade_postgres_cluster", false, true),
+        ("list_image_catalogs", true, false),
+        ("create_image_catalog", false, false),
+        ("delete_image_catalog", false, true),
+        ("get_cluster_report", true, false),
     ];
     for (name, read_only, destructive) in expected {
         let tool = listed
@@ -122,6 +128,7 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
                 "promote_replica_cluster" => "confirm_promotion",
                 "hibernate_postgres_cluster" => "confirm_hibernation",
                 "fence_postgres_instances" => "confirm_fencing",
+                "upgrade_postgres_cluster" => "confirm_major_upgrade",
                 _ => "confirm_deletion",
             };
             assert!(properties.contains_key(flag), "{name} has no {flag}");
@@ -231,6 +238,8 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         "verify_backups",
         "scale_connections",
         "plan_logical_migration",
+        "troubleshoot_cluster",
+        "prepare_major_upgrade",
     ] {
         assert!(names.contains(&p), "prompt {p} missing from {names:?}");
     }
@@ -267,6 +276,25 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
                 "sync-sequences",
             ],
         ),
+        (
+            "troubleshoot_cluster",
+            json!({"cluster_name": "pg", "symptom": "applications cannot connect"}),
+            vec![
+                "get_cluster_report(name=\"pg\"",
+                "warnings_only=true",
+                "applications cannot connect",
+            ],
+        ),
+        (
+            "prepare_major_upgrade",
+            json!({"cluster_name": "pg", "target_major": "18"}),
+            vec![
+                "upgrade_postgres_cluster(name=\"pg\"",
+                "confirm_major_upgrade=true",
+                "PostgreSQL 18",
+                "create_backup",
+            ],
+        ),
     ] {
         let prompt = tools
             .session
@@ -290,6 +318,14 @@ async fn tools_list_has_every_tool_with_schema_and_annotations() {
         missing["error"].is_object(),
         "a missing required argument is an error: {missing}"
     );
+    let too_old = tools
+        .session
+        .call(
+            "prompts/get",
+            json!({"name": "prepare_major_upgrade", "arguments": {"cluster_name": "pg", "target_major": "15"}}),
+        )
+        .await;
+    assert!(too_old["error"].is_object(), "a major below 16 is refused: {too_old}");
     let prompt = tools
         .session
         .call(

@@ -240,6 +240,95 @@ fn chart_rbac_files_are_generated_from_the_grants() {
 }
 
 #[test]
+fn opt_in_rbac_files_are_generated_and_added_only_when_enabled() {
+    for component in ["cnpg-cluster-image-catalogs", "cnpg-certificates"] {
+        for profile in ["reader", "operator", "admin"] {
+            for (suffix, extra) in [("", vec!["--namespace", "x"]), ("-cluster", vec!["--cluster-wide"])] {
+                let output = std::process::Command::new(cnpg_mcp_tests::binary())
+                    .args([
+                        "rbac",
+                        "--profile",
+                        profile,
+                        "--rules-only",
+                        "--enable-builtin",
+                        component,
+                    ])
+                    .args(["--component", component])
+                    .args(&extra)
+                    .output()
+                    .unwrap();
+                assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+                let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
+                let file = chart().join(format!("files/rbac/opt-in/{component}/{profile}{suffix}.json"));
+                let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+                assert_eq!(
+                    generated,
+                    committed,
+                    "{} is stale: run scripts/generate-deploy.sh",
+                    file.display()
+                );
+            }
+        }
+    }
+    // Not named: not loadable by `--component` either.
+    let output = std::process::Command::new(cnpg_mcp_tests::binary())
+        .args([
+            "rbac",
+            "--profile",
+            "admin",
+            "--rules-only",
+            "--component",
+            "cnpg-certificates",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--enable-builtin cnpg-certificates"));
+
+    let secret_rules = |objects: &[Value]| -> Vec<Value> {
+        objects
+            .iter()
+            .filter(|o| o["kind"] == json!("Role"))
+            .flat_map(|o| o["rules"].as_array().cloned().unwrap_or_default())
+            .filter(|r| r["resources"].as_array().is_some_and(|l| l.contains(&json!("secrets"))))
+            .collect()
+    };
+    let default = render("cnpg-mcp", "db", &[]);
+    let before = secret_rules(&default);
+    let config = |objects: &[Value]| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == json!("ConfigMap") && o["data"]["MCP_TRANSPORT"].is_string())
+            .map(|o| o["data"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert!(config(&default)["CNPG_MCP_ENABLE_BUILTIN"].is_null());
+    let enabled = render(
+        "cnpg-mcp",
+        "db",
+        &[
+            "--set",
+            "components.enableBuiltin={cnpg-certificates,cnpg-cluster-image-catalogs}",
+        ],
+    );
+    assert_eq!(
+        config(&enabled)["CNPG_MCP_ENABLE_BUILTIN"],
+        json!("cnpg-certificates,cnpg-cluster-image-catalogs")
+    );
+    let added: Vec<Value> = secret_rules(&enabled)
+        .into_iter()
+        .filter(|r| !before.contains(r))
+        .collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0]["verbs"], json!(["get", "create"]));
+    let error = render_error(&["--set", "components.enableBuiltin={cnpg-nothing}"]);
+    assert!(
+        error.contains("cnpg-nothing is not an opt-in built-in component"),
+        "{error}"
+    );
+}
+
+#[test]
 fn plain_manifests_are_the_rendered_chart() {
     let rendered = render_text(
         "cnpg-mcp",
@@ -302,6 +391,7 @@ async fn rbac_profiles_allow_exactly_their_tools() {
             &clusters(),
             json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
             "metadata": {"name": "pg"}, "spec": {"instances": 3, "storage": {"size": "1Gi"},
+                                                  "imageName": "registry.test/cnpg/postgresql:16",
                                                   "backup": {"volumeSnapshot": {"className": "snap"}}}}),
         )
         .await;
@@ -378,6 +468,15 @@ async fn rbac_profiles_allow_exactly_their_tools() {
             &cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "Publication", "publications"),
             json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Publication", "metadata": {"name": "pg-old-pub"},
             "spec": {"cluster": {"name": "pg"}, "name": "old_pub", "dbname": "app", "target": {"allTables": true}}}),
+        )
+        .await;
+
+        create(
+            bed,
+            &ns,
+            &cnpg_mcp_tests::cnpg::resource("postgresql.cnpg.io", "ImageCatalog", "imagecatalogs"),
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "ImageCatalog", "metadata": {"name": "old-images"},
+            "spec": {"images": [{"major": 16, "image": "registry.test/cnpg/postgresql:16.2"}]}}),
         )
         .await;
 
@@ -511,6 +610,28 @@ async fn rbac_profiles_allow_exactly_their_tools() {
             ("get_cluster_logs", json!({"name": "pg"}), Need::Read),
             ("get_connection_info", json!({"name": "pg"}), Need::Read),
             ("reload_postgres_cluster", json!({"name": "pg"}), Need::Write),
+            ("get_cluster_report", json!({"name": "pg"}), Need::Read),
+            ("list_image_catalogs", json!({}), Need::Read),
+            (
+                "update_cluster_configuration",
+                json!({"name": "pg", "parameters": {"work_mem": "8MB"}}),
+                Need::Write,
+            ),
+            (
+                "create_image_catalog",
+                json!({"name": "new-images", "images": [{"major": 16, "image": "registry.test/cnpg/postgresql:16.4"}]}),
+                Need::Write,
+            ),
+            (
+                "upgrade_postgres_cluster",
+                json!({"name": "pg", "image": "registry.test/cnpg/postgresql:16.4"}),
+                Need::Write,
+            ),
+            (
+                "delete_image_catalog",
+                json!({"name": "old-images", "confirm_deletion": true}),
+                Need::Delete,
+            ),
             (
                 "set_maintenance_window",
                 json!({"name": "pg", "in_progress": false}),

@@ -119,6 +119,39 @@ async fn events_connection_details_and_logs_of_a_real_cluster() {
     assert_eq!(instances.len(), 1, "{}", first_text(&logs));
     assert_eq!(instances[0]["instance"], json!("pg-1"));
     assert!(instances[0]["error"].is_string(), "{}", first_text(&logs));
+
+    // The report: the objects the operator made, and no Secret data.
+    let report = tools
+        .ok("get_cluster_report", json!({"name": "pg", "namespace": ns}))
+        .await;
+    let r = structured(&report);
+    assert_eq!(r["manifest"]["kind"], json!("Cluster"));
+    assert!(r["manifest"]["metadata"]["managedFields"].is_null());
+    // The instance's pod, or its initdb Job's pod while it bootstraps.
+    assert!(
+        r["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"].as_str().unwrap().starts_with("pg-1")),
+        "{r}"
+    );
+    assert_eq!(r["volumes"][0]["role"], json!("PG_DATA"), "{r}");
+    let services: Vec<&str> = r["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for service in ["pg-rw", "pg-ro", "pg-r"] {
+        assert!(services.contains(&service), "{service} missing from {services:?}");
+    }
+    assert!(r["jobs"].as_array().is_some_and(|j| !j.is_empty()), "{r}");
+    assert!(r["events"].as_array().is_some_and(|e| !e.is_empty()), "{r}");
+    assert!(r["summary"]["certificate_expirations"].is_object(), "{}", r["summary"]);
+    let everything = report.to_string();
+    assert!(!everything.contains(&password), "no Secret data in the report");
+    assert!(first_text(&report).contains("Report of cluster"));
 }
 
 #[tokio::test]

@@ -80,3 +80,20 @@ pub struct Connection {
     #[serde(default)]
     pub format: Format,
 }
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Name of the CloudNativePG Cluster.
+    #[schemars(regex(pattern = CLUSTER_NAME_PATTERN), length(min = 1, max = 50))]
+    pub name: String,
+    /// Namespace of the cluster. Default: the server's namespace.
+    #[schemars(regex(pattern = NAMESPACE_PATTERN), length(max = 63))]
+    pub namespace: Option<String>,
+    /// At most this many events, newest first (default 100).
+    #[schemars(range(min = 0, max = 500))]
+    pub events_limit: Option<u32>,
+    /// Text rendering: `text` (default, a summary) or `json` (the whole bundle).
+    #[serde(default)]
+    pub format: Format,
+}

@@ -33,7 +33,7 @@ const SECRET_KEYS: &[&str] = &[
     "fqdn-jdbc-uri",
 ];
 
-fn jobs() -> ResourceType {
+pub fn jobs() -> ResourceType {
     ResourceType {
         group: "batch".into(),
         version: "v1".into(),
@@ -41,7 +41,7 @@ fn jobs() -> ResourceType {
     }
 }
 
-fn text(value: &Value, pointer: &str) -> Option<String> {
+pub fn text(value: &Value, pointer: &str) -> Option<String> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
@@ -83,6 +83,28 @@ fn event_time(event: &Value) -> Option<String> {
         .or_else(|| text(event, "/metadata/creationTimestamp"))
 }
 
+/// An event as the tools show it.
+pub fn event_info(e: &Value) -> EventInfo {
+    EventInfo {
+        event_type: text(e, "/type").unwrap_or_else(|| "Normal".into()),
+        reason: text(e, "/reason").unwrap_or_default(),
+        message: text(e, "/message").unwrap_or_default(),
+        object: format!(
+            "{}/{}",
+            text(e, "/involvedObject/kind").unwrap_or_default(),
+            text(e, "/involvedObject/name").unwrap_or_default()
+        ),
+        count: e.get("count").and_then(Value::as_i64).unwrap_or(1),
+        time: event_time(e),
+        source: text(e, "/source/component").or_else(|| text(e, "/reportingComponent")),
+    }
+}
+
+/// Newest first.
+pub fn sort_events(events: &mut [Value]) {
+    events.sort_by_key(|e| std::cmp::Reverse(event_time(e).and_then(|t| parse_rfc3339(&t)).map(|(s, _)| s)));
+}
+
 pub fn events(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
     run_with(arguments, ctx, |a: args::Events, _| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
@@ -106,28 +128,13 @@ pub fn events(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErro
                 objects.iter().any(|(k, n)| *k == kind && *n == name)
             })
             .collect();
-        found.sort_by_key(|e| std::cmp::Reverse(event_time(e).and_then(|t| parse_rfc3339(&t)).map(|(s, _)| s)));
+        sort_events(&mut found);
         let total = found.len();
         if a.warnings_only {
             found.retain(|e| text(e, "/type").as_deref() == Some("Warning"));
         }
         found.truncate(a.limit.unwrap_or(50) as usize);
-        let events: Vec<EventInfo> = found
-            .iter()
-            .map(|e| EventInfo {
-                event_type: text(e, "/type").unwrap_or_else(|| "Normal".into()),
-                reason: text(e, "/reason").unwrap_or_default(),
-                message: text(e, "/message").unwrap_or_default(),
-                object: format!(
-                    "{}/{}",
-                    text(e, "/involvedObject/kind").unwrap_or_default(),
-                    text(e, "/involvedObject/name").unwrap_or_default()
-                ),
-                count: e.get("count").and_then(Value::as_i64).unwrap_or(1),
-                time: event_time(e),
-                source: text(e, "/source/component").or_else(|| text(e, "/reportingComponent")),
-            })
-            .collect();
+        let events: Vec<EventInfo> = found.iter().map(event_info).collect();
         let mut out = if events.is_empty() {
             format!("No events for cluster {ns}/{} and its objects.", a.name)
         } else {

@@ -1,9 +1,12 @@
 //! Built-in component `cnpg-diagnostics`: a cluster's events, its
-//! instances' logs parsed into fields, and how to connect to it (Services,
-//! Secret names and keys, never their values).
+//! instances' logs parsed into fields, how to connect to it (Services,
+//! Secret names and keys, never their values), a report bundling it all,
+//! and the troubleshooting prompt.
 
 pub mod args;
 mod diag;
+mod prompts;
+mod report;
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolDescriptor, ToolError, ToolOutput};
 use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::tools::Guest;
@@ -48,6 +51,17 @@ pub const TOOLS: &[Tool] = &[
         output_schema: Some(schema_of::<diag::ConnectionInfo>),
         run: diag::connection,
     },
+    Tool {
+        name: "get_cluster_report",
+        title: "Cluster report",
+        description: "One bundle of everything about a cluster, like `kubectl cnpg report cluster` without Secrets: \
+                      the Cluster (spec, status, conditions, certificate expirations), its pods, volumes, jobs, \
+                      Services, backups, poolers and events.",
+        effect: Effect::Read,
+        input_schema: schema_of::<args::Report>,
+        output_schema: Some(schema_of::<report::ClusterReport>),
+        run: report::report,
+    },
 ];
 
 impl Guest for Diagnostics {
@@ -60,5 +74,4 @@ impl Guest for Diagnostics {
     }
 }
 
-cnpg_mcp_sdk::no_prompts!(Diagnostics);
 cnpg_mcp_sdk::bindings::export!(Diagnostics with_types_in cnpg_mcp_sdk::bindings);

@@ -14,6 +14,7 @@
 //! - [`confirm`]: confirmation of destructive calls (flag and elicitation).
 //! - [`time`]: timestamps in the layout CloudNativePG writes, RFC 3339 parsing.
 //! - [`cron`]: `ScheduledBackup` schedules as the operator reads them.
+//! - [`image`]: PostgreSQL image references and the version in their tag.
 //! - [`yaml`]: manifests and patches shown as YAML.
 //! - [`log`] and [`progress`]: the host's logging and progress imports.
 //! - [`requested_grant!`]: embeds the grant a component asks for, which
@@ -31,6 +32,7 @@ pub mod bindings {
 
 pub mod confirm;
 pub mod cron;
+pub mod image;
 pub mod kube;
 pub mod log;
 pub mod names;

@@ -25,6 +25,8 @@ pub enum SourceError {
         path: PathBuf,
         error: super::grant::GrantError,
     },
+    #[error("`{name}` is not an opt-in built-in component (they are: {known})")]
+    UnknownOptIn { name: String, known: String },
     #[error("built-in component {name} has an invalid grant: {error}")]
     BuiltInGrant {
         name: String,
@@ -32,16 +34,38 @@ pub enum SourceError {
     },
 }
 
-/// The names of the embedded components.
+/// The names of the embedded components loaded by default.
 pub fn builtin_names() -> Vec<&'static str> {
-    embedded::BUILTIN.iter().map(|(name, _, _)| *name).collect()
-}
-
-/// The embedded components with their default grants.
-pub fn builtin() -> Result<Vec<ComponentSource>, SourceError> {
     embedded::BUILTIN
         .iter()
-        .map(|(name, wasm, grant)| {
+        .filter(|(_, _, _, opt_in)| !opt_in)
+        .map(|(name, _, _, _)| *name)
+        .collect()
+}
+
+/// The names of the embedded components that load only when enabled.
+pub fn opt_in_names() -> Vec<&'static str> {
+    embedded::BUILTIN
+        .iter()
+        .filter(|(_, _, _, opt_in)| *opt_in)
+        .map(|(name, _, _, _)| *name)
+        .collect()
+}
+
+/// The embedded components with their default grants: the default ones,
+/// and the opt-in ones named in `enabled` (an unknown name is an error
+/// listing the opt-in names).
+pub fn builtin(enabled: &[String]) -> Result<Vec<ComponentSource>, SourceError> {
+    if let Some(unknown) = enabled.iter().find(|n| !opt_in_names().contains(&n.as_str())) {
+        return Err(SourceError::UnknownOptIn {
+            name: unknown.clone(),
+            known: opt_in_names().join(", "),
+        });
+    }
+    embedded::BUILTIN
+        .iter()
+        .filter(|(name, _, _, opt_in)| !opt_in || enabled.iter().any(|e| e == name))
+        .map(|(name, wasm, grant, _)| {
             let grant = ComponentGrant::parse(grant).map_err(|error| SourceError::BuiltInGrant {
                 name: name.to_string(),
                 error,
@@ -108,11 +132,16 @@ pub fn from_folder(dir: &Path) -> Result<Vec<ComponentSource>, SourceError> {
     paths.iter().map(|path| from_file(path)).collect()
 }
 
-/// Built-ins (unless disabled) followed by the folder's components; a
-/// folder component named like a built-in replaces it, and a lone
-/// `NAME.grant.toml` named like a built-in replaces only its grant.
-pub fn collect(include_builtin: bool, folder: Option<&Path>) -> Result<Vec<ComponentSource>, SourceError> {
-    let mut sources = if include_builtin { builtin()? } else { Vec::new() };
+/// Built-ins (unless disabled; opt-in ones when named in `enabled`)
+/// followed by the folder's components; a folder component named like a
+/// built-in replaces it, and a lone `NAME.grant.toml` named like a
+/// built-in replaces only its grant.
+pub fn collect(
+    include_builtin: bool,
+    enabled: &[String],
+    folder: Option<&Path>,
+) -> Result<Vec<ComponentSource>, SourceError> {
+    let mut sources = if include_builtin { builtin(enabled)? } else { Vec::new() };
     if let Some(dir) = folder {
         for source in sources.iter_mut() {
             let grant_file = dir.join(format!("{}.grant.toml", source.name));

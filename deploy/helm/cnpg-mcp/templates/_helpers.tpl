@@ -34,3 +34,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "cnpg-mcp.hasComponents" -}}
 {{- if or .Values.components.configMap .Values.components.volume .Values.components.image.reference .Values.components.grants -}}true{{- end -}}
 {{- end -}}
+
+{{/* The RBAC rules the enabled opt-in built-ins add to a profile, as JSON
+     {"rules": [...]}; none for the impersonator profile (the callers' own
+     RBAC decides there). Arguments: (list . profile suffix). */}}
+{{- define "cnpg-mcp.optInRules" -}}
+{{- $root := index . 0 }}{{- $profile := index . 1 }}{{- $suffix := index . 2 }}
+{{- $rules := list }}
+{{- if ne $profile "impersonator" }}
+{{- range $component := $root.Values.components.enableBuiltin }}
+{{- $file := printf "files/rbac/opt-in/%s/%s%s.json" $component $profile $suffix }}
+{{- $text := $root.Files.Get $file }}
+{{- if not $text }}
+{{- fail (printf "components.enableBuiltin: %s is not an opt-in built-in component" $component) }}
+{{- end }}
+{{- $rules = concat $rules ($text | fromJson).rules }}
+{{- end }}
+{{- end }}
+{{- dict "rules" $rules | toJson }}
+{{- end }}
