@@ -339,6 +339,13 @@ impl k8s::Host for State {
         self.answer("events", &object, None, false)
     }
 
+    async fn proxy_get(&mut self, object: ObjectRef, port: u16, path: String, https: bool) -> Result<String, K8sError> {
+        let body = serde_json::json!({"port": port, "path": path, "https": https});
+        let text = self.answer("proxy", &object, Some(body), false)?;
+        // A scripted reply is the endpoint's JSON document, or a string body.
+        Ok(serde_json::from_str::<String>(&text).unwrap_or(text))
+    }
+
     async fn wait_for(
         &mut self,
         object: ObjectRef,

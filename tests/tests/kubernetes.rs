@@ -729,6 +729,76 @@ async fn events_logs_and_discovery() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn pod_proxy_gets_reach_a_pods_endpoint_through_the_api_server() {
+    let bed = TestBed::shared().await;
+    let ns = bed.namespace("proxy").await.unwrap();
+    let pods = cnpg_mcp_tests::cnpg::pods();
+    cnpg_mcp_tests::cnpg::create(
+        bed,
+        &ns,
+        &pods,
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pg-1"},
+               "spec": {"containers": [{"name": "postgres", "image": "postgres:16"}]}}),
+    )
+    .await;
+    // No kubelet: the pod's address is written as a kubelet would, and the
+    // bed's pod network stands in for the endpoint behind it.
+    cnpg_mcp_tests::cnpg::patch_status(
+        bed,
+        &ns,
+        &pods,
+        "pg-1",
+        json!({"phase": "Running", "podIP": "10.77.0.5", "podIPs": [{"ip": "10.77.0.5"}]}),
+    )
+    .await;
+    bed.pod_network.serve(
+        "10.77.0.5:8000",
+        "/pg/status",
+        &json!({"isPrimary": true, "lastArchivedWAL": "000000010000000000000003"}),
+    );
+    let target = json!({"op": "proxy_get", "group": "", "resource": "pods", "namespace": ns, "name": "pg-1",
+                        "port": 8000, "path": "/pg/status"});
+
+    // `pods/proxy` is sensitive: a wildcard rule does not reach it.
+    let mut probe = Probe::start(bed, &probe_grant(""), &[]).await;
+    let denied = probe.err(target.clone()).await;
+    assert_eq!(denied["kind"], json!("denied-by-policy"), "{denied}");
+    assert!(bed.pod_network.requests().is_empty());
+    drop(probe);
+
+    let grant = probe_grant(
+        "[[kubernetes]]\nverbs = [\"get\"]\napi_groups = [\"\"]\nresources = [\"pods/proxy\"]\nnamespaces = [\"*\"]\nnames = [\"pg-*\"]\n",
+    );
+    let mut probe = Probe::start(bed, &grant, &[]).await;
+    let body = probe.ok(target.clone()).await;
+    let status: Value = serde_json::from_str(body.as_str().unwrap()).unwrap();
+    assert_eq!(status["lastArchivedWAL"], json!("000000010000000000000003"));
+    assert_eq!(
+        bed.pod_network.requests(),
+        vec!["10.77.0.5:8000 /pg/status".to_string()]
+    );
+
+    // The endpoint's own 404 comes back as such; paths that could leave the
+    // endpoint or add a query are refused before sending.
+    let mut missing = target.clone();
+    missing["path"] = json!("/pg/nothing");
+    assert_eq!(probe.err(missing).await["kind"], json!("not-found"));
+    for path in [
+        "/pg/../../api",
+        "pg/status",
+        "/pg/status?x=1",
+        "/pg/status#x",
+        "/pg/%2e%2e",
+    ] {
+        let mut bad = target.clone();
+        bad["path"] = json!(path);
+        let refused = probe.err(bad).await;
+        assert_eq!(refused["kind"], json!("invalid"), "{path}: {refused}");
+    }
+    assert_eq!(bed.pod_network.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_audit_record_lists_the_kubernetes_requests_of_a_call() {
     let bed = TestBed::shared().await;
     let ns = bed.namespace("audit").await.unwrap();

@@ -42,12 +42,6 @@ fn configuration(cluster: &Value, ns: &str) -> BackupConfiguration {
                 .into(),
         );
     }
-    notes.push(
-        "The last archived WAL is not in any Kubernetes object: the instance manager reports it over HTTP (what \
-         `kubectl cnpg status` reads through the pods proxy). The ContinuousArchiving condition above is set by the \
-         same instance manager from the archiver's last result."
-            .into(),
-    );
     BackupConfiguration {
         cluster: kube::name_of(cluster).to_string(),
         namespace: ns.to_string(),
@@ -64,6 +58,7 @@ fn configuration(cluster: &Value, ns: &str) -> BackupConfiguration {
         barman_object_store_deprecated: barman.is_some(),
         barman_object_store: barman,
         continuous_archiving: archiving,
+        wal_archive: model::WalArchive::default(),
         notes,
     }
 }
@@ -114,6 +109,36 @@ fn render(c: &BackupConfiguration) -> String {
         "\nTarget: {}",
         c.target.as_deref().unwrap_or("prefer-standby (operator default)")
     ));
+    let w = &c.wal_archive;
+    match (&w.unavailable, &w.instance) {
+        (Some(why), instance) => text.push_str(&format!(
+            "\nLast archived WAL: unknown ({}{why})",
+            instance.as_ref().map(|i| format!("{i}: ")).unwrap_or_default()
+        )),
+        (None, Some(instance)) => {
+            text.push_str(&format!(
+                "\nLast archived WAL (from {instance}): {}{}",
+                w.last_archived_wal.as_deref().unwrap_or("none yet"),
+                w.last_archived_time
+                    .as_deref()
+                    .map(|t| format!(" at {t}"))
+                    .unwrap_or_default()
+            ));
+            if let Some(failed) = &w.last_failed_wal {
+                text.push_str(&format!(
+                    "; last FAILED: {failed}{}",
+                    w.last_failed_time
+                        .as_deref()
+                        .map(|t| format!(" at {t}"))
+                        .unwrap_or_default()
+                ));
+            }
+            if let Some(ready) = w.ready_wal_files.filter(|n| *n > 0) {
+                text.push_str(&format!("; {ready} WAL file(s) waiting"));
+            }
+        }
+        (None, None) => {}
+    }
     for note in &c.notes {
         text.push_str("\n- ");
         text.push_str(note);
@@ -125,10 +150,33 @@ pub fn get_configuration(arguments: &str, ctx: &CallContext) -> Result<ToolOutpu
     run_with(arguments, ctx, |a: args::GetCluster, _| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
         let cluster = kube::get(&object(cnpg("clusters"), &ns, &a.cluster_name))?;
-        let c = configuration(&cluster, &ns);
+        let mut c = configuration(&cluster, &ns);
+        c.wal_archive = wal_archive(&cluster, &ns);
         let text = render(&c);
         Ok(success(&c, text, a.format))
     })
+}
+
+/// The primary's report of WAL archiving, or why there is none.
+fn wal_archive(cluster: &Value, ns: &str) -> model::WalArchive {
+    let Some(primary) = cluster
+        .pointer("/status/currentPrimary")
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty())
+    else {
+        return model::WalArchive {
+            unavailable: Some("the cluster has no primary yet".into()),
+            ..model::WalArchive::default()
+        };
+    };
+    match cnpg_mcp_sdk::instance::status(ns, primary) {
+        Ok(status) => model::WalArchive::from_status(primary, &status),
+        Err(why) => model::WalArchive {
+            instance: Some(primary.to_string()),
+            unavailable: Some(why.message()),
+            ..model::WalArchive::default()
+        },
+    }
 }
 
 fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<Value>) {

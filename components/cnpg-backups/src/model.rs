@@ -355,7 +355,51 @@ pub struct BackupConfiguration {
     pub barman_object_store: Option<Value>,
     pub barman_object_store_deprecated: bool,
     pub continuous_archiving: ArchivingState,
+    /// The primary's own report of WAL archiving (its instance manager's
+    /// status endpoint).
+    pub wal_archive: WalArchive,
     pub notes: Vec<String>,
+}
+
+/// WAL archiving as the primary's instance manager reports it
+/// (`PostgresqlStatus`: `lastArchivedWAL`, `lastFailedWAL`, ...).
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct WalArchive {
+    /// The instance asked: the current primary.
+    pub instance: Option<String>,
+    pub last_archived_wal: Option<String>,
+    pub last_archived_time: Option<String>,
+    pub last_failed_wal: Option<String>,
+    pub last_failed_time: Option<String>,
+    /// WAL files waiting to be archived.
+    pub ready_wal_files: Option<u64>,
+    /// The WAL file being written.
+    pub current_wal: Option<String>,
+    /// Why it could not be read, when it could not.
+    pub unavailable: Option<String>,
+}
+
+impl WalArchive {
+    /// From an instance manager's `/pg/status` document.
+    pub fn from_status(instance: &str, status: &Value) -> Self {
+        let field = |key: &str| {
+            status
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        WalArchive {
+            instance: Some(instance.to_string()),
+            last_archived_wal: field("lastArchivedWAL"),
+            last_archived_time: field("lastArchivedWALTime"),
+            last_failed_wal: field("lastFailedWAL"),
+            last_failed_time: field("lastFailedWALTime"),
+            ready_wal_files: status.get("readyWalFiles").and_then(Value::as_u64),
+            current_wal: field("currentWAL"),
+            unavailable: None,
+        }
+    }
 }
 
 /// `spec.plugins` of a cluster.

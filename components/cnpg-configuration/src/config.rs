@@ -591,8 +591,8 @@ pub fn update(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErro
         }
         if !apply.restart_for.is_empty() {
             notes.push(format!(
-                "Needs a PostgreSQL restart ({}): the instances report `pending_restart` and the cluster phase \
-                 becomes \"Applying configuration\"; {}",
+                "Needs a PostgreSQL restart ({}): the instances report `pending_restart` (get_replication_status \
+                 shows it per instance) and the cluster phase becomes \"Applying configuration\"; {}",
                 apply.restart_for.join(", "),
                 if strategy == "supervised" {
                     "with primaryUpdateStrategy supervised the operator restarts the replicas, then waits (\"Waiting \

@@ -270,7 +270,81 @@ pub struct ReplicationStatus {
     pub switch_in_progress: bool,
     /// Conditions about replica switches and readiness.
     pub conditions: Vec<Value>,
+    /// Each instance's own report (its instance manager's `/pg/status`).
+    pub live: Vec<LiveInstance>,
+    /// The primary's `pg_stat_replication`: standbys with LSNs, lag, sync state.
+    pub standbys: Vec<Value>,
+    /// The primary's replication slots.
+    pub slots: Vec<Value>,
     pub notes: Vec<String>,
+}
+
+/// One instance as its instance manager reports it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct LiveInstance {
+    pub instance: String,
+    pub is_primary: Option<bool>,
+    pub timeline: Option<i64>,
+    pub current_lsn: Option<String>,
+    pub received_lsn: Option<String>,
+    pub replay_lsn: Option<String>,
+    pub wal_receiver_active: Option<bool>,
+    /// A changed parameter waits for a restart.
+    pub pending_restart: Option<bool>,
+    /// Why the instance could not be asked.
+    pub unavailable: Option<String>,
+}
+
+impl LiveInstance {
+    fn read(ns: &str, instance: &str) -> (Self, Option<Value>) {
+        match cnpg_mcp_sdk::instance::status(ns, instance) {
+            Ok(status) => {
+                let field = |key: &str| {
+                    status
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                };
+                let live = LiveInstance {
+                    instance: instance.to_string(),
+                    is_primary: status.get("isPrimary").and_then(Value::as_bool),
+                    timeline: status.get("timeLineID").and_then(Value::as_i64),
+                    current_lsn: field("currentLsn"),
+                    received_lsn: field("receivedLsn"),
+                    replay_lsn: field("replayLsn"),
+                    wal_receiver_active: status.get("isWalReceiverActive").and_then(Value::as_bool),
+                    pending_restart: status.get("pendingRestart").and_then(Value::as_bool),
+                    unavailable: None,
+                };
+                (live, Some(status))
+            }
+            Err(why) => (
+                LiveInstance {
+                    instance: instance.to_string(),
+                    is_primary: None,
+                    timeline: None,
+                    current_lsn: None,
+                    received_lsn: None,
+                    replay_lsn: None,
+                    wal_receiver_active: None,
+                    pending_restart: None,
+                    unavailable: Some(why.message()),
+                },
+                None,
+            ),
+        }
+    }
+}
+
+/// A list field of an instance manager's status.
+fn list_of(status: &Option<Value>, key: &str) -> Vec<Value> {
+    status
+        .as_ref()
+        .and_then(|s| s.get(key))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub fn replication_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
@@ -323,6 +397,35 @@ pub fn replication_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
             })
             .unwrap_or_default();
         let replica = is_replica(&cluster);
+        let current_primary = text(&cluster, "/status/currentPrimary");
+        let names: Vec<String> = cluster
+            .pointer("/status/instanceNames")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        let mut live = Vec::new();
+        let mut primary_status = None;
+        for name in &names {
+            let (instance, status) = LiveInstance::read(&ns, name);
+            if current_primary.as_deref() == Some(name.as_str()) {
+                primary_status = status;
+            }
+            live.push(instance);
+        }
+        // `kubectl cnpg status` names the sent LSN `receivedLsn` in JSON
+        // (`PgStatReplication.SentLsn`, `pkg/postgres/status.go`).
+        let standbys: Vec<Value> = list_of(&primary_status, "replicationInfo")
+            .into_iter()
+            .map(|mut r| {
+                if let Some(object) = r.as_object_mut()
+                    && let Some(sent) = object.remove("receivedLsn")
+                {
+                    object.insert("sentLsn".into(), sent);
+                }
+                r
+            })
+            .collect();
+        let slots = list_of(&primary_status, "replicationSlotsInfo");
         let status = ReplicationStatus {
             cluster: a.cluster_name.clone(),
             namespace: ns.clone(),
@@ -332,7 +435,7 @@ pub fn replication_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
                 "primary".into()
             },
             replica: cluster.pointer("/spec/replica").cloned(),
-            current_primary: text(&cluster, "/status/currentPrimary"),
+            current_primary,
             target_primary: text(&cluster, "/status/targetPrimary"),
             timeline: cluster.pointer("/status/timelineID").and_then(Value::as_i64),
             instances: cluster.pointer("/spec/instances").and_then(Value::as_i64).unwrap_or(0),
@@ -351,12 +454,19 @@ pub fn replication_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
                 .and_then(Value::as_bool)
                 .unwrap_or(false),
             conditions,
-            notes: vec![
-                "Lag, LSNs, sync state and replication slots are not in the Cluster object: the instance manager \
-                 reports them over HTTP (`kubectl cnpg status` reads them through the pods proxy), which this \
-                 server does not reach."
-                    .into(),
-            ],
+            notes: if live.iter().any(|l| l.unavailable.is_some()) {
+                vec![
+                    "Lag, LSNs, sync state and slots come from each instance manager's status endpoint (through \
+                     the API server's pod proxy, as `kubectl cnpg status` reads them); instances marked \
+                     unavailable could not be asked."
+                        .into(),
+                ]
+            } else {
+                vec![]
+            },
+            live,
+            standbys,
+            slots,
         };
         let mut out = format!(
             "Cluster {ns}/{}: {}{}; primary {}{}; {}/{} instances ready; timeline {}.",
@@ -385,6 +495,51 @@ pub fn replication_status(arguments: &str, ctx: &CallContext) -> Result<ToolOutp
         }
         if status.demotion_token_present {
             out.push_str("\nDemoted: `status.demotionToken` is ready for the new primary's promotion.");
+        }
+        for l in &status.live {
+            match &l.unavailable {
+                Some(why) => out.push_str(&format!("\n{}: unknown ({why})", l.instance)),
+                None => out.push_str(&format!(
+                    "\n{}: {}, timeline {}, LSN {}{}",
+                    l.instance,
+                    if l.is_primary == Some(true) {
+                        "primary"
+                    } else {
+                        "standby"
+                    },
+                    l.timeline.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                    l.current_lsn.as_deref().or(l.replay_lsn.as_deref()).unwrap_or("-"),
+                    if l.pending_restart == Some(true) {
+                        ", restart pending"
+                    } else {
+                        ""
+                    }
+                )),
+            }
+        }
+        for standby in &status.standbys {
+            let field = |k: &str| standby.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+            out.push_str(&format!(
+                "\nstandby {}: {} {}, replay lag {}",
+                field("applicationName"),
+                field("state"),
+                field("syncState"),
+                field("replayLag")
+            ));
+        }
+        for slot in &status.slots {
+            let field = |k: &str| slot.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+            out.push_str(&format!(
+                "\nslot {}: {}, {}, restart LSN {}",
+                field("slotName"),
+                if slot.get("active").and_then(Value::as_bool) == Some(true) {
+                    "active"
+                } else {
+                    "inactive"
+                },
+                field("walStatus"),
+                field("restartLsn")
+            ));
         }
         for note in &status.notes {
             out.push_str("\n- ");

@@ -431,3 +431,9 @@ pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(|l| l.get(key))
         .and_then(Value::as_str)
 }
+
+/// GET `path` on a pod's `port` through the API server's pod proxy; the
+/// grant must allow `get` on `pods/proxy` for that pod.
+pub fn proxy_get(pod: &ObjectRef, port: u16, path: &str, https: bool) -> Result<String, Failure> {
+    k8s::proxy_get(pod, port, path, https).map_err(fail("proxy-get", pod))
+}

@@ -15,6 +15,8 @@
 //! - [`time`]: timestamps in the layout CloudNativePG writes, RFC 3339 parsing.
 //! - [`cron`]: `ScheduledBackup` schedules as the operator reads them.
 //! - [`image`]: PostgreSQL image references and the version in their tag.
+//! - [`instance`]: an instance manager's status (last archived WAL, pending
+//!   restart, replication) through the pod proxy.
 //! - [`yaml`]: manifests and patches shown as YAML.
 //! - [`log`] and [`progress`]: the host's logging and progress imports.
 //! - [`requested_grant!`]: embeds the grant a component asks for, which
@@ -33,6 +35,7 @@ pub mod bindings {
 pub mod confirm;
 pub mod cron;
 pub mod image;
+pub mod instance;
 pub mod kube;
 pub mod log;
 pub mod names;

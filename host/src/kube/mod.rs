@@ -759,6 +759,55 @@ impl KubeCall {
     }
 }
 
+impl KubeCall {
+    /// GET `path` on a pod's `port` through the API server
+    /// (`/api/v1/namespaces/NS/pods/[https:]NAME:PORT/proxy/PATH`). The
+    /// path must be absolute and is sent as it is, so it may carry neither
+    /// `..` segments nor a query or fragment.
+    pub async fn proxy_get(&self, target: &Target, port: u16, path: &str, https: bool) -> Result<String, KubeFailure> {
+        let name = target.name()?;
+        let namespace = target
+            .namespace
+            .as_deref()
+            .ok_or_else(|| KubeFailure::local("BadRequest", "a pod proxy call needs a namespace".into()))?;
+        check_proxy_path(path)?;
+        let proxied = Target {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            namespace: Some(namespace.to_string()),
+            name: Some(name.to_string()),
+            subresource: Some("proxy".into()),
+        };
+        proxied.checked()?;
+        let scheme = if https { "https:" } else { "" };
+        let uri = format!("/api/v1/namespaces/{namespace}/pods/{scheme}{name}:{port}/proxy{path}");
+        let request = Request::get(uri).body(Vec::new()).map_err(bad_request)?;
+        let body = self.exchange("get", &proxied, request).await?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// A path for the pod proxy: absolute, URI path characters only, no `.`
+/// or `..` segment, no query, fragment or percent-encoding.
+pub fn check_proxy_path(path: &str) -> Result<(), KubeFailure> {
+    let fine = path.starts_with('/')
+        && path.len() <= 512
+        && path.bytes().all(|b| b == b'/' || segment_byte(b))
+        && !path.split('/').any(|segment| segment == "." || segment == "..");
+    if fine {
+        Ok(())
+    } else {
+        Err(KubeFailure::local(
+            "BadRequest",
+            format!(
+                "the proxy path `{}` must be absolute, without `.`/`..` segments, query, fragment or `%`",
+                crate::text::shown(path)
+            ),
+        ))
+    }
+}
+
 /// Reads a body of at most `max` bytes; larger answers stop with
 /// `TooLarge` without reading the rest.
 async fn read_bounded(body: Body, max: usize) -> Result<bytes::Bytes, KubeFailure> {

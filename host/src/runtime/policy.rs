@@ -4,8 +4,8 @@
 //! grant covers its verb, API group, resource (with subresource),
 //! namespace and name. Wildcards (`*`, or an empty namespace/name list)
 //! never cover the sensitive resources — Secrets, RBAC objects,
-//! `serviceaccounts/token`, `pods/exec|attach|portforward` — which a rule
-//! must name explicitly.
+//! `serviceaccounts/token`, `pods/exec|attach|portforward|proxy` — which a
+//! rule must name explicitly.
 //!
 //! A name may be a pattern with `*` standing for any run of characters
 //! (`cnpg-*-user-*`). For sensitive resources a pattern with literal text
@@ -47,6 +47,7 @@ const SENSITIVE: &[(&str, &str)] = &[
     ("", "pods/exec"),
     ("", "pods/attach"),
     ("", "pods/portforward"),
+    ("", "pods/proxy"),
     ("rbac.authorization.k8s.io", "roles"),
     ("rbac.authorization.k8s.io", "rolebindings"),
     ("rbac.authorization.k8s.io", "clusterroles"),

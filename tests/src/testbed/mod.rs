@@ -38,6 +38,7 @@ use crate::free_port;
 use crate::tempdir::TempDir;
 
 pub mod control_plane;
+pub mod pod_network;
 pub mod volumes;
 
 /// Field manager used by the test bed itself.
@@ -66,6 +67,9 @@ pub struct TestBed {
     pub parts: Parts,
     /// `https://127.0.0.1:PORT` of the operator's webhook server.
     pub webhook_url: Option<String>,
+    /// kube-apiserver's way to pods: a test can stand in for a pod's
+    /// endpoint (see [`pod_network`]).
+    pub pod_network: std::sync::Arc<pod_network::PodNetwork>,
     etcd_pid: u32,
     /// kube-controller-manager, kube-scheduler, kwok, the operator.
     other_pids: Vec<u32>,
@@ -287,6 +291,8 @@ impl TestBed {
         ] {
             std::fs::write(dir.join(name), text)?;
         }
+        let pod_network = std::sync::Arc::new(pod_network::PodNetwork::start(&dir)?);
+        std::fs::write(dir.join("egress.yaml"), pod_network.egress_config())?;
 
         let (etcd_port, peer_port, api_port) = (free_port(), free_port(), free_port());
         let etcd_log = dir.join("etcd.log");
@@ -327,6 +333,7 @@ impl TestBed {
             format!("--audit-log-path={}", dir.join("audit.log").display()),
             "--audit-log-mode=blocking".into(),
             "--audit-log-format=json".into(),
+            format!("--egress-selector-config-file={}", dir.join("egress.yaml").display()),
             "--authorization-mode=RBAC".into(),
             "--service-cluster-ip-range=10.96.0.0/16".into(),
             "--disable-admission-plugins=ServiceAccount".into(),
@@ -352,6 +359,7 @@ impl TestBed {
             dir,
             parts,
             webhook_url: None,
+            pod_network,
             etcd_pid: etcd.id(),
             other_pids: Vec::new(),
             api_pid: std::sync::atomic::AtomicU32::new(api_pid),

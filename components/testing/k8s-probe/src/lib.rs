@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 struct Probe;
 
 const SCHEMA: &str = r#"{"type":"object","properties":{
- "op":{"type":"string","enum":["get","get_len","list","create","replace","patch","delete","logs","events","wait_for","resolve_kind","default_namespace"]},
+ "op":{"type":"string","enum":["get","get_len","list","create","replace","patch","delete","logs","events","proxy_get","wait_for","resolve_kind","default_namespace"]},
  "group":{"type":"string"},"version":{"type":"string"},"resource":{"type":"string"},
  "namespace":{"type":"string"},"name":{"type":"string"},"subresource":{"type":"string"},
  "body":{},"patch_type":{"type":"string","enum":["json","merge","strategic","apply"]},"force":{"type":"boolean"},
@@ -29,7 +29,8 @@ const SCHEMA: &str = r#"{"type":"object","properties":{
  "label_selector":{"type":"string"},"field_selector":{"type":"string"},"limit":{"type":"integer","minimum":0},"continue":{"type":"string"},
  "container":{"type":"string"},"tail_lines":{"type":"integer","minimum":0},"previous":{"type":"boolean"},
  "pointer":{"type":"string"},"equals_any":{"type":"array","items":{"type":"string"}},"timeout_ms":{"type":"integer","minimum":0},
- "api_version":{"type":"string"},"kind":{"type":"string"}
+ "api_version":{"type":"string"},"kind":{"type":"string"},
+ "port":{"type":"integer","minimum":0,"maximum":65535},"path":{"type":"string"},"https":{"type":"boolean"}
 },"required":["op"],"additionalProperties":false}"#;
 
 fn status_json(status: &Status) -> Value {
@@ -137,6 +138,12 @@ fn run(args: &Value) -> Result<Value, K8sError> {
             },
         )?),
         "events" => parse(k8s::events(&target)?),
+        "proxy_get" => Value::String(k8s::proxy_get(
+            &target,
+            args.get("port").and_then(Value::as_u64).unwrap_or(0) as u16,
+            &text_of(args, "path").unwrap_or_default(),
+            args.get("https").and_then(Value::as_bool).unwrap_or(false),
+        )?),
         "wait_for" => parse(k8s::wait_for(
             &target,
             &WaitCondition {

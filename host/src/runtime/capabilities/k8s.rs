@@ -292,6 +292,14 @@ impl k8s::Host for CallState {
             .map_err(classify)
     }
 
+    async fn proxy_get(&mut self, object: ObjectRef, port: u16, path: String, https: bool) -> Result<String, K8sError> {
+        self.authorize("get", &object, Some("proxy"))?;
+        self.cluster()?
+            .proxy_get(&target(&object), port, &path, https)
+            .await
+            .map_err(classify)
+    }
+
     async fn events(&mut self, object: ObjectRef) -> Result<String, K8sError> {
         let events = ObjectRef {
             type_: k8s::ResourceType {
