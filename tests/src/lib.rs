@@ -63,6 +63,7 @@ pub mod jwt;
 pub mod soak;
 pub mod stub_idp;
 pub mod testbed;
+pub mod units;
 
 pub mod tempdir {
     use std::path::{Path, PathBuf};

@@ -6,36 +6,17 @@
 //! real operator.
 
 use cnpg_mcp::testkit::{ClientScript, Harness, Outcome, Step};
-use cnpg_mcp_tests::guest;
+use cnpg_mcp_tests::units::{self, NS, clean, list_of, ok};
 use serde_json::{Value, json};
 
-const NS: &str = "db";
 const PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
 
 fn harness() -> Harness {
-    Harness::load(&std::fs::read(guest("cnpg_backups")).unwrap()).unwrap()
-}
-
-fn ok(verb: &str, resource: &str, name: Option<&str>, object: Value) -> Step {
-    let resource = if resource.contains('/') {
-        resource.to_string()
-    } else {
-        format!("postgresql.cnpg.io/{resource}")
-    };
-    Step::ok(verb, &resource, Some(NS), name, object)
+    units::harness("cnpg_backups")
 }
 
 fn missing(verb: &str, resource: &str, name: Option<&str>) -> Step {
-    let resource = if resource.contains('/') {
-        resource.to_string()
-    } else {
-        format!("postgresql.cnpg.io/{resource}")
-    };
-    Step::fail(verb, &resource, Some(NS), name, 404, "NotFound")
-}
-
-fn list_of(items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
+    units::fail(verb, resource, name, 404, "NotFound")
 }
 
 /// A cluster archiving WAL through the barman-cloud plugin.
@@ -58,15 +39,6 @@ fn plugin_backup(name: &str, stopped: &str) -> Value {
         "status": {"phase": "completed", "method": "plugin", "backupId": format!("id-{name}"),
                    "startedAt": "2026-12-01T10:00:00Z", "stoppedAt": stopped},
     })
-}
-
-fn clean(outcome: &Outcome) {
-    assert!(
-        outcome.mismatches.is_empty(),
-        "unscripted calls: {:?}",
-        outcome.mismatches
-    );
-    assert!(outcome.unused.is_empty(), "calls never made: {:?}", outcome.unused);
 }
 
 fn body_of<'a>(outcome: &'a Outcome, verb: &str) -> &'a Value {

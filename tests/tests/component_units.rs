@@ -4,36 +4,9 @@
 //! scripted answer; the tests assert on the exact calls and bodies. No API
 //! server here — the integration tests (`cnpg_tools.rs`) cover that.
 
-use cnpg_mcp::testkit::{ClientScript, Harness, Outcome, Step};
-use cnpg_mcp_tests::guest;
+use cnpg_mcp::testkit::{ClientScript, Step};
+use cnpg_mcp_tests::units::{NS, clean, fail, harness, list_of, ok};
 use serde_json::{Value, json};
-
-const NS: &str = "db";
-const CNPG: &str = "postgresql.cnpg.io";
-
-fn harness(component: &str) -> Harness {
-    Harness::load(&std::fs::read(guest(component)).unwrap()).unwrap()
-}
-
-fn res(resource: &str) -> String {
-    if resource.starts_with("core/") {
-        resource.to_string()
-    } else {
-        format!("{CNPG}/{resource}")
-    }
-}
-
-fn ok(verb: &str, resource: &str, name: Option<&str>, object: Value) -> Step {
-    Step::ok(verb, &res(resource), Some(NS), name, object)
-}
-
-fn fail(verb: &str, resource: &str, name: Option<&str>, code: u16, reason: &str) -> Step {
-    Step::fail(verb, &res(resource), Some(NS), name, code, reason)
-}
-
-fn list_of(items: Vec<Value>) -> Value {
-    json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items})
-}
 
 fn cluster(size: &str, instances: u32, primary: &str, healthy: &[&str]) -> Value {
     json!({
@@ -51,15 +24,6 @@ fn pvc(instance: &str, requested: &str, actual: &str, conditions: Value) -> Valu
         "spec": {"resources": {"requests": {"storage": requested}}},
         "status": {"capacity": {"storage": actual}, "conditions": conditions},
     })
-}
-
-fn clean(outcome: &Outcome) {
-    assert!(
-        outcome.mismatches.is_empty(),
-        "unscripted calls: {:?}",
-        outcome.mismatches
-    );
-    assert!(outcome.unused.is_empty(), "calls never made: {:?}", outcome.unused);
 }
 
 async fn resize_advice(cluster: Value, pvcs: Vec<Value>) -> String {

@@ -6,28 +6,9 @@
 //! `replication.rs`, `poolers.rs` and `operations.rs` run the tools against the
 //! real operator.
 
-use cnpg_mcp::testkit::{ClientScript, Harness, Outcome, Step};
-use cnpg_mcp_tests::guest;
+use cnpg_mcp::testkit::{ClientScript, Outcome, Step};
+use cnpg_mcp_tests::units::{NS, clean, harness, ok};
 use serde_json::{Value, json};
-
-const NS: &str = "db";
-
-fn harness(component: &str) -> Harness {
-    Harness::load(&std::fs::read(guest(component)).unwrap()).unwrap()
-}
-
-fn ok(verb: &str, resource: &str, name: Option<&str>, object: Value) -> Step {
-    Step::ok(verb, &format!("postgresql.cnpg.io/{resource}"), Some(NS), name, object)
-}
-
-fn clean(outcome: &Outcome) {
-    assert!(
-        outcome.mismatches.is_empty(),
-        "unscripted calls: {:?}",
-        outcome.mismatches
-    );
-    assert!(outcome.unused.is_empty(), "calls never made: {:?}", outcome.unused);
-}
 
 fn patch_of(outcome: &Outcome) -> Value {
     outcome
