@@ -1,31 +1,11 @@
 //! Prompts that lead an assistant through a point-in-time recovery and a
 //! check of a cluster's backups.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message, value};
 
 use crate::Backups;
-
-fn value(arguments: &[(String, String)], name: &str) -> Option<String> {
-    arguments
-        .iter()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.clone())
-}
-
-fn required(arguments: &[(String, String)], name: &str) -> Result<String, PromptError> {
-    value(arguments, name).ok_or_else(|| PromptError::InvalidArguments(format!("`{name}` is required")))
-}
-
-fn argument(name: &str, description: &str, required: bool) -> PromptArgument {
-    PromptArgument {
-        name: name.into(),
-        description: Some(description.into()),
-        required,
-    }
-}
 
 impl Guest for Backups {
     fn list_prompts() -> Vec<PromptDescriptor> {
@@ -98,13 +78,7 @@ impl Guest for Backups {
             ),
             other => return Err(PromptError::UnknownPrompt(other.to_string())),
         };
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

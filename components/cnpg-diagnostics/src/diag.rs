@@ -100,27 +100,27 @@ pub fn event_info(e: &Value) -> EventInfo {
     }
 }
 
-/// Newest first.
-pub fn sort_events(events: &mut [Value]) {
-    events.sort_by_key(|e| std::cmp::Reverse(event_time(e).and_then(|t| parse_rfc3339(&t)).map(|(s, _)| s)));
+/// A cluster's own pods, volumes and jobs (label `cnpg.io/cluster`), and
+/// the namespace's events about them or the Cluster, newest first.
+pub struct Owned {
+    pub pods: Vec<Value>,
+    pub pvcs: Vec<Value>,
+    pub jobs: Vec<Value>,
+    pub events: Vec<Value>,
 }
 
-pub fn events(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
-    run_with(arguments, ctx, |a: args::Events, _| -> Outcome {
-        let ns = namespace_or_default(&a.namespace);
-        kube::get(&object(cnpg("clusters"), &ns, &a.name))?;
-        let selector = format!("cnpg.io/cluster={}", a.name);
-        let mut objects = vec![("Cluster".to_string(), a.name.clone())];
-        for (kind, resource) in [
-            ("Pod", core("pods")),
-            ("PersistentVolumeClaim", core("persistentvolumeclaims")),
-            ("Job", jobs()),
-        ] {
-            for item in kube::list(&collection(resource, Some(&ns)), Some(&selector))? {
-                objects.push((kind.to_string(), kube::name_of(&item).to_string()));
-            }
-        }
-        let mut found: Vec<Value> = kube::list(&collection(core("events"), Some(&ns)), None)?
+impl Owned {
+    pub fn read(ns: &str, cluster: &str) -> Result<Owned, kube::Failure> {
+        let selector = format!("cnpg.io/cluster={cluster}");
+        let owned = |resource| kube::list(&collection(resource, Some(ns)), Some(&selector));
+        let mut read = Owned {
+            pods: owned(core("pods"))?,
+            pvcs: owned(core("persistentvolumeclaims"))?,
+            jobs: owned(jobs())?,
+            events: Vec::new(),
+        };
+        let objects = read.objects(cluster);
+        read.events = kube::list(&collection(core("events"), Some(ns)), None)?
             .into_iter()
             .filter(|e| {
                 let kind = text(e, "/involvedObject/kind").unwrap_or_default();
@@ -128,7 +128,36 @@ pub fn events(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErro
                 objects.iter().any(|(k, n)| *k == kind && *n == name)
             })
             .collect();
-        sort_events(&mut found);
+        sort_events(&mut read.events);
+        Ok(read)
+    }
+
+    /// `(kind, name)` of the Cluster and its objects.
+    pub fn objects(&self, cluster: &str) -> Vec<(String, String)> {
+        let mut objects = vec![("Cluster".to_string(), cluster.to_string())];
+        for (kind, items) in [
+            ("Pod", &self.pods),
+            ("PersistentVolumeClaim", &self.pvcs),
+            ("Job", &self.jobs),
+        ] {
+            objects.extend(items.iter().map(|i| (kind.to_string(), kube::name_of(i).to_string())));
+        }
+        objects
+    }
+}
+
+/// Newest first.
+fn sort_events(events: &mut [Value]) {
+    events.sort_by_key(|e| std::cmp::Reverse(event_time(e).and_then(|t| parse_rfc3339(&t)).map(|(s, _)| s)));
+}
+
+pub fn events(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError> {
+    run_with(arguments, ctx, |a: args::Events, _| -> Outcome {
+        let ns = namespace_or_default(&a.namespace);
+        kube::get(&object(cnpg("clusters"), &ns, &a.name))?;
+        let owned = Owned::read(&ns, &a.name)?;
+        let objects = owned.objects(&a.name);
+        let mut found = owned.events;
         let total = found.len();
         if a.warnings_only {
             found.retain(|e| text(e, "/type").as_deref() == Some("Warning"));

@@ -1,26 +1,13 @@
 //! The prompt that leads an assistant from symptoms to a plan.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message, value};
 
 use crate::Diagnostics;
 
-fn value(arguments: &[(String, String)], name: &str) -> Option<String> {
-    arguments
-        .iter()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.clone())
-}
-
 impl Guest for Diagnostics {
     fn list_prompts() -> Vec<PromptDescriptor> {
-        let argument = |name: &str, description: &str, required: bool| PromptArgument {
-            name: name.into(),
-            description: Some(description.into()),
-            required,
-        };
         vec![PromptDescriptor {
             name: "troubleshoot_cluster".into(),
             title: Some("Troubleshoot a cluster".into()),
@@ -48,8 +35,7 @@ impl Guest for Diagnostics {
         if name != "troubleshoot_cluster" {
             return Err(PromptError::UnknownPrompt(name));
         }
-        let cluster = value(&arguments, "cluster_name")
-            .ok_or_else(|| PromptError::InvalidArguments("`cluster_name` is required".into()))?;
+        let cluster = required(&arguments, "cluster_name")?;
         let ns = value(&arguments, "namespace")
             .map(|ns| format!(", namespace=\"{ns}\""))
             .unwrap_or_default();
@@ -73,13 +59,7 @@ impl Guest for Diagnostics {
              5. Answer with: the cause, the evidence (quote events and log lines), and a plan of tool calls, each \
              first as dry_run where the tool has one. Say plainly what is unknown."
         );
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

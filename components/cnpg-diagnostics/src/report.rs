@@ -15,7 +15,7 @@ use cnpg_mcp_sdk::time::timestamp_now;
 use cnpg_mcp_sdk::tool::{Outcome, namespace_or_default, run_with, success};
 
 use crate::args;
-use crate::diag::{EventInfo, event_info, jobs, sort_events, text};
+use crate::diag::{EventInfo, Owned, event_info, text};
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Summary {
@@ -124,11 +124,12 @@ pub fn report(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErro
     run_with(arguments, ctx, |a: args::Report, _| -> Outcome {
         let ns = namespace_or_default(&a.namespace);
         let cluster = kube::get(&object(cnpg("clusters"), &ns, &a.name))?;
-        let selector = format!("cnpg.io/cluster={}", a.name);
-        let owned = |resource| kube::list(&collection(resource, Some(&ns)), Some(&selector));
-        let pod_items = owned(core("pods"))?;
-        let pvc_items = owned(core("persistentvolumeclaims"))?;
-        let job_items = owned(jobs())?;
+        let Owned {
+            pods: pod_items,
+            pvcs: pvc_items,
+            jobs: job_items,
+            events: mut found,
+        } = Owned::read(&ns, &a.name)?;
         let services: Vec<ServiceSummary> = kube::list(&collection(core("services"), Some(&ns)), None)?
             .iter()
             .filter(|s| {
@@ -167,23 +168,6 @@ pub fn report(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErro
             })
             .collect();
 
-        let mut objects: Vec<(String, String)> = vec![("Cluster".into(), a.name.clone())];
-        for (kind, items) in [
-            ("Pod", &pod_items),
-            ("PersistentVolumeClaim", &pvc_items),
-            ("Job", &job_items),
-        ] {
-            objects.extend(items.iter().map(|i| (kind.to_string(), kube::name_of(i).to_string())));
-        }
-        let mut found: Vec<Value> = kube::list(&collection(core("events"), Some(&ns)), None)?
-            .into_iter()
-            .filter(|e| {
-                let kind = text(e, "/involvedObject/kind").unwrap_or_default();
-                let name = text(e, "/involvedObject/name").unwrap_or_default();
-                objects.iter().any(|(k, n)| *k == kind && *n == name)
-            })
-            .collect();
-        sort_events(&mut found);
         let total = found.len();
         found.truncate(a.events_limit.unwrap_or(100) as usize);
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::confirm::confirmed;
 use cnpg_mcp_sdk::kube::{self, cnpg, core, object, status_of};
 use cnpg_mcp_sdk::time::{format_seconds, now_unix, timestamp_now};
 use cnpg_mcp_sdk::tool::{Format, Mutation, Outcome, failure, namespace_or_default, run_with, success};
@@ -250,17 +250,14 @@ pub fn hibernate(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolE
             a.name
         );
         if wanted == "on" {
-            if !a.confirm_hibernation && !a.dry_run {
-                return Err(unconfirmed(
-                    "hibernate_postgres_cluster",
-                    &raw,
-                    "confirm_hibernation",
-                    &what,
-                ));
-            }
-            if !a.dry_run {
-                ask_user(&format!("Confirm {what}?"))?;
-            }
+            confirmed(
+                "hibernate_postgres_cluster",
+                &raw,
+                "confirm_hibernation",
+                a.confirm_hibernation,
+                a.dry_run,
+                &what,
+            )?;
         }
         let patch = annotate(&ns, &a.name, HIBERNATION, json!(wanted), a.dry_run)?;
         let note = if wanted == "on" {
@@ -371,12 +368,14 @@ pub fn fence(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolError
             a.name
         );
         if on {
-            if !a.confirm_fencing && !a.dry_run {
-                return Err(unconfirmed("fence_postgres_instances", &raw, "confirm_fencing", &what));
-            }
-            if !a.dry_run {
-                ask_user(&format!("Confirm {what}?"))?;
-            }
+            confirmed(
+                "fence_postgres_instances",
+                &raw,
+                "confirm_fencing",
+                a.confirm_fencing,
+                a.dry_run,
+                &what,
+            )?;
         }
         // An empty list removes the annotation, as the plugin does.
         let value = if next.is_empty() {

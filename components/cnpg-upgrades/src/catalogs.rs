@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::ToolOutput;
-use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::confirm::confirmed;
 use cnpg_mcp_sdk::image::cluster_image_version;
 use cnpg_mcp_sdk::kube::{self, cnpg, collection, object};
 use cnpg_mcp_sdk::tool::{Format, Mutation, Outcome, failure, success};
@@ -302,12 +302,7 @@ pub fn delete(
             format!("; clusters {} stop being reconciled", listed.join(", "))
         }
     );
-    if !confirm && !dry_run {
-        return Err(unconfirmed(scope.delete_tool, raw, "confirm_deletion", &what));
-    }
-    if !dry_run {
-        ask_user(&format!("Confirm {what}?"))?;
-    }
+    confirmed(scope.delete_tool, raw, "confirm_deletion", confirm, dry_run, &what)?;
     kube::delete(&target, dry_run, kube::meta(&catalog, "uid"))?;
     let mutation = Mutation {
         action: "delete".into(),

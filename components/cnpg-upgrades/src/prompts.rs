@@ -1,30 +1,10 @@
 //! The prompt that leads an assistant through preparing a major upgrade.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message, value};
 
 use crate::Upgrades;
-
-fn value(arguments: &[(String, String)], name: &str) -> Option<String> {
-    arguments
-        .iter()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.clone())
-}
-
-fn required(arguments: &[(String, String)], name: &str) -> Result<String, PromptError> {
-    value(arguments, name).ok_or_else(|| PromptError::InvalidArguments(format!("`{name}` is required")))
-}
-
-fn argument(name: &str, description: &str, required: bool) -> PromptArgument {
-    PromptArgument {
-        name: name.into(),
-        description: Some(description.into()),
-        required,
-    }
-}
 
 impl Guest for Upgrades {
     fn list_prompts() -> Vec<PromptDescriptor> {
@@ -93,13 +73,7 @@ impl Guest for Upgrades {
                 format!("({})", ns.trim_start_matches(", "))
             }
         );
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

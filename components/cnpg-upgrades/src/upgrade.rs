@@ -13,7 +13,7 @@
 use serde_json::{Value, json};
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::confirm::confirmed;
 use cnpg_mcp_sdk::image::{cluster_image_version, parse as parse_image};
 use cnpg_mcp_sdk::kube::{self, cnpg, collection, object};
 use cnpg_mcp_sdk::time::{now_unix, parse_rfc3339};
@@ -213,17 +213,14 @@ pub fn upgrade(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, ToolErr
                  restoring a backup into a new cluster; {backup_line}",
                 a.name
             );
-            if !a.confirm_major_upgrade && !a.dry_run {
-                return Err(unconfirmed(
-                    "upgrade_postgres_cluster",
-                    &raw,
-                    "confirm_major_upgrade",
-                    &what,
-                ));
-            }
-            if !a.dry_run {
-                ask_user(&format!("Confirm {what}?"))?;
-            }
+            confirmed(
+                "upgrade_postgres_cluster",
+                &raw,
+                "confirm_major_upgrade",
+                a.confirm_major_upgrade,
+                a.dry_run,
+                &what,
+            )?;
             notes.push(format!(
                 "The operator sets phase \"Upgrading Postgres major version\", deletes every pod and runs Job \
                  {}-major-upgrade; reverting the image while that Job exists rolls back.",

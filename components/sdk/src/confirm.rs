@@ -31,6 +31,26 @@ pub fn unconfirmed(tool: &str, arguments: &Value, flag: &str, what: &str) -> Too
     output
 }
 
+/// The whole confirmation of a destructive call: nothing to confirm for a
+/// dry run; without the flag (`given` false) the refusal with the
+/// confirming call; with it, the user is asked when the client can.
+pub fn confirmed(
+    tool: &str,
+    arguments: &Value,
+    flag: &str,
+    given: bool,
+    dry_run: bool,
+    what: &str,
+) -> Result<(), ToolOutput> {
+    if dry_run {
+        return Ok(());
+    }
+    if !given {
+        return Err(unconfirmed(tool, arguments, flag, what));
+    }
+    ask_user(&format!("Confirm {what}?"))
+}
+
 fn client_elicits() -> bool {
     let capabilities: Value = serde_json::from_str(&client::capabilities()).unwrap_or(Value::Null);
     capabilities.get("elicitation").is_some()

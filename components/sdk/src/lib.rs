@@ -19,6 +19,7 @@
 //!   restart, replication) through the pod proxy.
 //! - [`yaml`]: manifests and patches shown as YAML.
 //! - [`log`] and [`progress`]: the host's logging and progress imports.
+//! - [`prompt`]: prompt arguments and answers.
 //! - [`requested_grant!`]: embeds the grant a component asks for, which
 //!   `cnpg-mcp components validate` compares with the operator's grant.
 
@@ -40,6 +41,7 @@ pub mod kube;
 pub mod log;
 pub mod names;
 pub mod progress;
+pub mod prompt;
 pub mod time;
 pub mod tool;
 pub mod yaml;
