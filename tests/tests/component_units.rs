@@ -382,8 +382,14 @@ async fn a_switchover_loses_the_optimistic_lock_cleanly() {
                     Some("pg"),
                     cluster("1Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]),
                 ),
-                ok("get", "core/pods", Some("pg-2"), pod),
+                ok("get", "core/pods", Some("pg-2"), pod.clone()),
                 fail("patch", "clusters/status", Some("pg"), 409, "Conflict"),
+                // Read again: meanwhile another switchover targets pg-3.
+                ok("get", "clusters", Some("pg"), {
+                    let mut c = cluster("1Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]);
+                    c["status"]["targetPrimary"] = json!("pg-3");
+                    c
+                }),
             ],
             ClientScript::default(),
         )
@@ -395,6 +401,7 @@ async fn a_switchover_loses_the_optimistic_lock_cleanly() {
         "{}",
         outcome.text
     );
+    assert_eq!(outcome.writes().len(), 1, "no second patch after the roles changed");
     let patch = outcome.writes()[0].body.clone().unwrap()["merge-patch"].clone();
     assert_eq!(
         patch["metadata"]["resourceVersion"],
@@ -402,6 +409,40 @@ async fn a_switchover_loses_the_optimistic_lock_cleanly() {
         "the patch carries the lock"
     );
     assert_eq!(patch["status"]["phase"], json!("Switchover in progress"));
+
+    // The operator only rewrote its status: read again, patched again
+    // under the new resourceVersion.
+    let mut rewritten = cluster("1Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]);
+    rewritten["metadata"]["resourceVersion"] = json!("8");
+    let outcome = harness("cnpg_clusters")
+        .call(
+            "promote_cluster_instance",
+            json!({"name": "pg", "instance": "pg-2", "namespace": NS}),
+            vec![
+                ok(
+                    "get",
+                    "clusters",
+                    Some("pg"),
+                    cluster("1Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]),
+                ),
+                ok("get", "core/pods", Some("pg-2"), pod),
+                fail("patch", "clusters/status", Some("pg"), 409, "Conflict"),
+                ok("get", "clusters", Some("pg"), rewritten),
+                ok(
+                    "patch",
+                    "clusters/status",
+                    Some("pg"),
+                    json!({"status": {"targetPrimary": "pg-2", "phase": "Switchover in progress"}}),
+                ),
+            ],
+            ClientScript::default(),
+        )
+        .await
+        .unwrap();
+    clean(&outcome);
+    assert!(!outcome.is_error, "{}", outcome.text);
+    let second = outcome.writes()[1].body.clone().unwrap()["merge-patch"].clone();
+    assert_eq!(second["metadata"]["resourceVersion"], json!("8"));
     // Fenced instances are refused before any write.
     let mut c = cluster("1Gi", 3, "pg-1", &["pg-1", "pg-2", "pg-3"]);
     c["metadata"]["annotations"] = json!({"cnpg.io/fencedInstances": "[\"pg-2\"]"});

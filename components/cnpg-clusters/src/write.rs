@@ -671,43 +671,61 @@ pub fn promote_instance(arguments: &str, ctx: &CallContext) -> Result<ToolOutput
                 "Pick a healthy replica (get_cluster_status), or pass `force: true` if you know it is safe.",
             ));
         }
-        let resource_version = kube::meta(&cluster, "resourceVersion").unwrap_or_default().to_string();
         // Same fields `kubectl cnpg promote` sets; the resourceVersion makes
         // the patch fail with 409 if the status changed since it was read.
-        let patch = json!({
-            "metadata": {"resourceVersion": resource_version},
-            "status": {
-                "targetPrimary": instance,
-                "targetPrimaryTimestamp": cnpg_mcp_sdk::time::timestamp_now(),
-                "phase": model::PHASE_SWITCHOVER,
-                "phaseReason": format!("Switching over to {instance}"),
+        let build = |read: &Value| {
+            json!({
+                "metadata": {"resourceVersion": kube::meta(read, "resourceVersion").unwrap_or_default()},
+                "status": {
+                    "targetPrimary": instance,
+                    "targetPrimaryTimestamp": cnpg_mcp_sdk::time::timestamp_now(),
+                    "phase": model::PHASE_SWITCHOVER,
+                    "phaseReason": format!("Switching over to {instance}"),
+                }
+            })
+        };
+        let changed = || {
+            failure(
+                format!(
+                    "The status of {ns}/{} changed while preparing the switchover (another switchover or failover?); \
+                     nothing was changed.",
+                    a.name
+                ),
+                "Check get_cluster_status, then try again.",
+            )
+        };
+        // The operator rewrites the status all the time: a 409 with the
+        // same primary and target is read again and retried; any other
+        // change of them is refused.
+        let roles = |read: &Value| (model::primary(read), read.pointer("/status/targetPrimary").cloned());
+        let mut read = cluster.clone();
+        let mut attempts = 1;
+        let (patch, updated) = loop {
+            let patch = build(&read);
+            match kube::merge_patch(&status_of(target.clone()), &patch, a.dry_run) {
+                Ok(updated) => break (patch, updated),
+                Err(f) if f.is_conflict() && attempts < 5 => {
+                    attempts += 1;
+                    let again = kube::get(&target)?;
+                    if roles(&again) != roles(&cluster) {
+                        return Err(changed());
+                    }
+                    read = again;
+                }
+                Err(f) if f.is_conflict() => return Err(changed()),
+                Err(f) => return Err(f.into()),
             }
-        });
+        };
         let mut mutation = Mutation {
             action: "status-merge-patch".into(),
             dry_run: a.dry_run,
-            request: patch.clone(),
-            result: None,
+            request: patch,
+            result: Some(json!({
+                "targetPrimary": updated.pointer("/status/targetPrimary"),
+                "phase": updated.pointer("/status/phase"),
+            })),
             notes: vec![],
         };
-        match kube::merge_patch(&status_of(target), &patch, a.dry_run) {
-            Ok(updated) => {
-                mutation.result = Some(json!({
-                    "targetPrimary": updated.pointer("/status/targetPrimary"),
-                    "phase": updated.pointer("/status/phase"),
-                }));
-            }
-            Err(f) if f.is_conflict() => {
-                return Err(failure(
-                    format!(
-                        "The status of {ns}/{} changed while preparing the switchover (another switchover or failover?); nothing was changed.",
-                        a.name
-                    ),
-                    "Check get_cluster_status, then try again.",
-                ));
-            }
-            Err(f) => return Err(f.into()),
-        }
         if !healthy {
             mutation
                 .notes
