@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::k8s::ResourceType;
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::confirm::confirmed;
 use cnpg_mcp_sdk::kube::{self, cnpg, collection, core, object};
 use cnpg_mcp_sdk::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
 
@@ -432,12 +432,14 @@ pub fn delete_pooler(arguments: &str, ctx: &CallContext) -> Result<ToolOutput, T
             "deleting pooler {ns}/{} ({} for cluster {}; clients connected through {} are cut off)",
             a.name, p.pooler_type, p.cluster, p.address
         );
-        if !a.confirm_deletion && !a.dry_run {
-            return Err(unconfirmed("delete_pooler", &raw, "confirm_deletion", &what));
-        }
-        if !a.dry_run {
-            ask_user(&format!("Confirm {what}?"))?;
-        }
+        confirmed(
+            "delete_pooler",
+            &raw,
+            "confirm_deletion",
+            a.confirm_deletion,
+            a.dry_run,
+            &what,
+        )?;
         kube::delete(&target, a.dry_run, kube::meta(&pooler, "uid"))?;
         let mutation = Mutation {
             action: "delete".into(),

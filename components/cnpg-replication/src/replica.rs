@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, ToolError, ToolOutput};
-use cnpg_mcp_sdk::confirm::{ask_user, unconfirmed};
+use cnpg_mcp_sdk::confirm::confirmed;
 use cnpg_mcp_sdk::kube::{self, cnpg, collection, object};
 use cnpg_mcp_sdk::tool::{Mutation, Outcome, failure, namespace_or_default, run_with, success};
 
@@ -222,12 +222,14 @@ pub fn promote_replica(arguments: &str, ctx: &CallContext) -> Result<ToolOutput,
                 ],
             )
         };
-        if !a.confirm_promotion && !a.dry_run {
-            return Err(unconfirmed("promote_replica_cluster", &raw, "confirm_promotion", &what));
-        }
-        if !a.dry_run {
-            ask_user(&format!("Confirm {what}?"))?;
-        }
+        confirmed(
+            "promote_replica_cluster",
+            &raw,
+            "confirm_promotion",
+            a.confirm_promotion,
+            a.dry_run,
+            &what,
+        )?;
         kube::merge_patch(&target, &patch, a.dry_run)?;
         let mutation = Mutation {
             action: "patch".into(),
