@@ -216,26 +216,33 @@ async fn chart_with_every_option_renders_and_is_accepted() {
     );
 }
 
+/// `cnpg-mcp rbac ARGS --rules-only` for a namespaced and a cluster-wide
+/// profile equals the committed `files/rbac/<prefix><profile>[-cluster].json`.
+fn assert_rbac_file_generated(prefix: &str, profile: &str, args: &[&str]) {
+    for (suffix, extra) in [("", vec!["--namespace", "x"]), ("-cluster", vec!["--cluster-wide"])] {
+        let output = std::process::Command::new(cnpg_mcp_tests::binary())
+            .args(["rbac", "--profile", profile, "--rules-only"])
+            .args(args)
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let file = chart().join(format!("files/rbac/{prefix}{profile}{suffix}.json"));
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(
+            generated,
+            committed,
+            "{} is stale: run scripts/generate-deploy.sh",
+            file.display()
+        );
+    }
+}
+
 #[test]
 fn chart_rbac_files_are_generated_from_the_grants() {
     for profile in ["reader", "operator", "admin", "impersonator"] {
-        for (suffix, extra) in [("", vec!["--namespace", "x"]), ("-cluster", vec!["--cluster-wide"])] {
-            let output = std::process::Command::new(cnpg_mcp_tests::binary())
-                .args(["rbac", "--profile", profile, "--rules-only"])
-                .args(&extra)
-                .output()
-                .unwrap();
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-            let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
-            let file = chart().join(format!("files/rbac/{profile}{suffix}.json"));
-            let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-            assert_eq!(
-                generated,
-                committed,
-                "{} is stale: run scripts/generate-deploy.sh",
-                file.display()
-            );
-        }
+        assert_rbac_file_generated("", profile, &[]);
     }
 }
 
@@ -243,31 +250,11 @@ fn chart_rbac_files_are_generated_from_the_grants() {
 fn opt_in_rbac_files_are_generated_and_added_only_when_enabled() {
     for component in ["cnpg-cluster-image-catalogs", "cnpg-certificates"] {
         for profile in ["reader", "operator", "admin"] {
-            for (suffix, extra) in [("", vec!["--namespace", "x"]), ("-cluster", vec!["--cluster-wide"])] {
-                let output = std::process::Command::new(cnpg_mcp_tests::binary())
-                    .args([
-                        "rbac",
-                        "--profile",
-                        profile,
-                        "--rules-only",
-                        "--enable-builtin",
-                        component,
-                    ])
-                    .args(["--component", component])
-                    .args(&extra)
-                    .output()
-                    .unwrap();
-                assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-                let generated: Value = serde_json::from_slice(&output.stdout).unwrap();
-                let file = chart().join(format!("files/rbac/opt-in/{component}/{profile}{suffix}.json"));
-                let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-                assert_eq!(
-                    generated,
-                    committed,
-                    "{} is stale: run scripts/generate-deploy.sh",
-                    file.display()
-                );
-            }
+            assert_rbac_file_generated(
+                &format!("opt-in/{component}/"),
+                profile,
+                &["--enable-builtin", component, "--component", component],
+            );
         }
     }
     // Not named: not loadable by `--component` either.
