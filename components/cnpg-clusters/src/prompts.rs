@@ -1,15 +1,10 @@
 //! Prompts that help an assistant use the cluster tools well.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message, value};
 
 use crate::Clusters;
-
-fn arg<'a>(arguments: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    arguments.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
 
 impl Guest for Clusters {
     fn list_prompts() -> Vec<PromptDescriptor> {
@@ -19,16 +14,8 @@ impl Guest for Clusters {
                 title: Some("Diagnose a PostgreSQL cluster".into()),
                 description: Some("Steps to find out why a CloudNativePG cluster is unhealthy.".into()),
                 arguments: vec![
-                    PromptArgument {
-                        name: "name".into(),
-                        description: Some("Cluster name".into()),
-                        required: true,
-                    },
-                    PromptArgument {
-                        name: "namespace".into(),
-                        description: Some("Namespace (optional)".into()),
-                        required: false,
-                    },
+                    argument("name", "Cluster name", true),
+                    argument("namespace", "Namespace (optional)", false),
                 ],
             },
             PromptDescriptor {
@@ -36,16 +23,8 @@ impl Guest for Clusters {
                 title: Some("Plan a storage resize".into()),
                 description: Some("Grow or shrink a cluster's volumes safely.".into()),
                 arguments: vec![
-                    PromptArgument {
-                        name: "name".into(),
-                        description: Some("Cluster name".into()),
-                        required: true,
-                    },
-                    PromptArgument {
-                        name: "storage_size".into(),
-                        description: Some("Target size, e.g. 20Gi".into()),
-                        required: true,
-                    },
+                    argument("name", "Cluster name", true),
+                    argument("storage_size", "Target size, e.g. 20Gi", true),
                 ],
             },
         ]
@@ -56,11 +35,8 @@ impl Guest for Clusters {
         arguments: Vec<(String, String)>,
         _ctx: CallContext,
     ) -> Result<PromptResult, PromptError> {
-        let cluster = arg(&arguments, "name")
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| PromptError::InvalidArguments("`name` is required".into()))?;
-        let ns = arg(&arguments, "namespace")
-            .filter(|n| !n.is_empty())
+        let cluster = required(&arguments, "name")?;
+        let ns = value(&arguments, "namespace")
             .map(|n| format!(", namespace=\"{n}\""))
             .unwrap_or_default();
         let text = match name.as_str() {
@@ -76,9 +52,7 @@ impl Guest for Clusters {
                  Report what you found and propose changes; make no change without the user's consent."
             ),
             "plan_storage_resize" => {
-                let size = arg(&arguments, "storage_size")
-                    .filter(|s| !s.is_empty())
-                    .ok_or_else(|| PromptError::InvalidArguments("`storage_size` is required".into()))?;
+                let size = required(&arguments, "storage_size")?;
                 format!(
                     "Resize the storage of cluster `{cluster}` to {size}.\n\
                      1. Call get_cluster_resize_status(name=\"{cluster}\") to see the current sizes.\n\
@@ -90,13 +64,7 @@ impl Guest for Clusters {
             }
             other => return Err(PromptError::UnknownPrompt(other.to_string())),
         };
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

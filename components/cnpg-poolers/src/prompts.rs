@@ -1,9 +1,8 @@
 //! A prompt on sizing connection pooling.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message, value};
 
 use crate::Poolers;
 
@@ -14,16 +13,12 @@ impl Guest for Poolers {
             title: Some("Scale connections with a pooler".into()),
             description: Some("Decide whether a cluster needs a PgBouncer pooler and size it.".into()),
             arguments: vec![
-                PromptArgument {
-                    name: "cluster_name".into(),
-                    description: Some("Cluster whose connections to scale".into()),
-                    required: true,
-                },
-                PromptArgument {
-                    name: "expected_clients".into(),
-                    description: Some("Client connections expected at peak (optional)".into()),
-                    required: false,
-                },
+                argument("cluster_name", "Cluster whose connections to scale", true),
+                argument(
+                    "expected_clients",
+                    "Client connections expected at peak (optional)",
+                    false,
+                ),
             ],
         }]
     }
@@ -36,15 +31,8 @@ impl Guest for Poolers {
         if name != "scale_connections" {
             return Err(PromptError::UnknownPrompt(name));
         }
-        let value = |key: &str| {
-            arguments
-                .iter()
-                .find(|(k, v)| k == key && !v.is_empty())
-                .map(|(_, v)| v.clone())
-        };
-        let cluster =
-            value("cluster_name").ok_or_else(|| PromptError::InvalidArguments("`cluster_name` is required".into()))?;
-        let clients = value("expected_clients").unwrap_or_else(|| "the expected number of".into());
+        let cluster = required(&arguments, "cluster_name")?;
+        let clients = value(&arguments, "expected_clients").unwrap_or_else(|| "the expected number of".into());
         let text = format!(
             "Decide how cluster `{cluster}` should take {clients} client connections.\n\
              1. get_cluster_status(name=\"{cluster}\", detail_level=\"detailed\"): instances, and `max_connections` \
@@ -62,13 +50,7 @@ impl Guest for Poolers {
              5. Apply only with the user's consent, then check get_pooler_status until its instances are ready, \
              and tell the user the address to connect to."
         );
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

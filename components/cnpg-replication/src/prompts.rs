@@ -1,19 +1,10 @@
 //! A prompt for moving data between clusters with logical replication.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message};
 
 use crate::Replication;
-
-fn argument(name: &str, description: &str) -> PromptArgument {
-    PromptArgument {
-        name: name.into(),
-        description: Some(description.into()),
-        required: true,
-    }
-}
 
 impl Guest for Replication {
     fn list_prompts() -> Vec<PromptDescriptor> {
@@ -26,9 +17,9 @@ impl Guest for Replication {
                     .into(),
             ),
             arguments: vec![
-                argument("source_cluster", "Cluster that has the data (publisher)"),
-                argument("target_cluster", "Cluster that receives it (subscriber)"),
-                argument("database", "Database to move"),
+                argument("source_cluster", "Cluster that has the data (publisher)", true),
+                argument("target_cluster", "Cluster that receives it (subscriber)", true),
+                argument("database", "Database to move", true),
             ],
         }]
     }
@@ -41,14 +32,11 @@ impl Guest for Replication {
         if name != "plan_logical_migration" {
             return Err(PromptError::UnknownPrompt(name));
         }
-        let get = |key: &str| {
-            arguments
-                .iter()
-                .find(|(k, v)| k == key && !v.is_empty())
-                .map(|(_, v)| v.clone())
-                .ok_or_else(|| PromptError::InvalidArguments(format!("`{key}` is required")))
-        };
-        let (source, target, db) = (get("source_cluster")?, get("target_cluster")?, get("database")?);
+        let (source, target, db) = (
+            required(&arguments, "source_cluster")?,
+            required(&arguments, "target_cluster")?,
+            required(&arguments, "database")?,
+        );
         let text = format!(
             "Migrate database `{db}` from cluster `{source}` to cluster `{target}` with logical replication.\n\
              1. Check both with get_cluster_status; `{target}` must exist with the schema of `{db}` already in \
@@ -66,13 +54,7 @@ impl Guest for Replication {
              6. Clean up with delete_subscription and delete_publication (drop_in_postgres=true) once the user \
              confirms. Ask before every write."
         );
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {

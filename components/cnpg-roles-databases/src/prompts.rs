@@ -1,27 +1,10 @@
 //! Prompts that help an assistant manage roles and databases well.
 
-use cnpg_mcp_sdk::bindings::cnpg::mcp::types::{CallContext, Content};
-use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{
-    Guest, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult, Role,
-};
+use cnpg_mcp_sdk::bindings::cnpg::mcp::types::CallContext;
+use cnpg_mcp_sdk::bindings::exports::cnpg::mcp::prompts::{Guest, PromptDescriptor, PromptError, PromptResult};
+use cnpg_mcp_sdk::prompt::{argument, required, user_message};
 
 use crate::RolesDatabases;
-
-fn required(arguments: &[(String, String)], name: &str) -> Result<String, PromptError> {
-    arguments
-        .iter()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.clone())
-        .ok_or_else(|| PromptError::InvalidArguments(format!("`{name}` is required")))
-}
-
-fn argument(name: &str, description: &str) -> PromptArgument {
-    PromptArgument {
-        name: name.into(),
-        description: Some(description.into()),
-        required: true,
-    }
-}
 
 impl Guest for RolesDatabases {
     fn list_prompts() -> Vec<PromptDescriptor> {
@@ -31,8 +14,8 @@ impl Guest for RolesDatabases {
                 title: Some("Rotate a role's password".into()),
                 description: Some("Rotate a PostgreSQL role's password without showing it.".into()),
                 arguments: vec![
-                    argument("cluster_name", "Cluster name"),
-                    argument("role_name", "Role name"),
+                    argument("cluster_name", "Cluster name", true),
+                    argument("role_name", "Role name", true),
                 ],
             },
             PromptDescriptor {
@@ -40,8 +23,8 @@ impl Guest for RolesDatabases {
                 title: Some("Provision an application database".into()),
                 description: Some("Create an owner role and a database for an application.".into()),
                 arguments: vec![
-                    argument("cluster_name", "Cluster name"),
-                    argument("application", "Application name (lowercase, `_` allowed)"),
+                    argument("cluster_name", "Cluster name", true),
+                    argument("application", "Application name (lowercase, `_` allowed)", true),
                 ],
             },
         ]
@@ -76,13 +59,7 @@ impl Guest for RolesDatabases {
             }
             other => return Err(PromptError::UnknownPrompt(other.to_string())),
         };
-        Ok(PromptResult {
-            description: None,
-            messages: vec![PromptMessage {
-                role: Role::User,
-                content: Content::Text(text),
-            }],
-        })
+        Ok(user_message(text))
     }
 
     fn complete_argument(_prompt: String, _argument: String, _value: String) -> Vec<String> {
